@@ -1,0 +1,56 @@
+//! The error type returned by chaincode invocations and stub calls.
+
+/// Why a chaincode invocation failed; its message is sent back to the client.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ChaincodeError {
+    /// The chaincode's own business rule refused the call.
+    #[error("{0}")]
+    Business(String),
+    /// The requested function does not exist in the chaincode.
+    #[error("unknown function '{0}'")]
+    UnknownFunction(String),
+    /// The arguments do not match what the function expects.
+    #[error("invalid arguments to '{function}': {reason}")]
+    InvalidArgs {
+        /// The function that was called.
+        function: String,
+        /// What is wrong with the arguments.
+        reason: String,
+    },
+    /// The peer could not read or write world state.
+    #[error("state access failed: {0}")]
+    State(String),
+}
+
+impl ChaincodeError {
+    /// Builds a [`ChaincodeError::Business`] error from a message.
+    pub fn business(msg: impl Into<String>) -> Self {
+        Self::Business(msg.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChaincodeError;
+
+    #[test]
+    fn messages_are_client_readable() {
+        assert_eq!(ChaincodeError::business("no").to_string(), "no");
+        assert_eq!(
+            ChaincodeError::UnknownFunction("fly".into()).to_string(),
+            "unknown function 'fly'"
+        );
+        let invalid = ChaincodeError::InvalidArgs {
+            function: "put".into(),
+            reason: "expected 2 arguments".into(),
+        };
+        assert_eq!(
+            invalid.to_string(),
+            "invalid arguments to 'put': expected 2 arguments"
+        );
+        assert_eq!(
+            ChaincodeError::State("disk".into()).to_string(),
+            "state access failed: disk"
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! The Consort chaincode SDK.
+//!
+//! A chaincode is a type implementing [`Chaincode`]. The peer calls
+//! [`Chaincode::invoke`] once per transaction proposal, handing it a
+//! [`ChaincodeStub`] that tells the chaincode which function was asked for,
+//! with which arguments and by whom, and gives it access to the channel's world
+//! state. [`MockStub`] runs a chaincode in memory for unit tests, and
+//! [`samples::token`] is a complete example.
+//!
+//! ```
+//! use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub, MockStub};
+//!
+//! /// Stores one note per name.
+//! struct Notes;
+//!
+//! impl Chaincode for Notes {
+//!     fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError> {
+//!         let function = stub.function().to_owned();
+//!         let args = stub.string_args()?;
+//!         match (function.as_str(), args.as_slice()) {
+//!             ("write", [name, text]) => {
+//!                 stub.put_state(&format!("note/{name}"), text.as_bytes())?;
+//!                 Ok(Vec::new())
+//!             }
+//!             ("read", [name]) => stub
+//!                 .get_state(&format!("note/{name}"))?
+//!                 .ok_or_else(|| ChaincodeError::business(format!("no note called '{name}'"))),
+//!             ("write" | "read", _) => Err(ChaincodeError::InvalidArgs {
+//!                 function,
+//!                 reason: format!("unexpected argument count {}", args.len()),
+//!             }),
+//!             _ => Err(ChaincodeError::UnknownFunction(function)),
+//!         }
+//!     }
+//! }
+//!
+//! let mut stub = MockStub::new("mychannel");
+//! stub.invoke(&Notes, "write", &["todo", "ship it"])?;
+//! assert_eq!(stub.invoke(&Notes, "read", &["todo"])?, b"ship it");
+//! assert_eq!(stub.state("note/todo"), Some(&b"ship it"[..]));
+//!
+//! let missing = stub.invoke(&Notes, "read", &["done"]).unwrap_err();
+//! assert_eq!(missing.to_string(), "no note called 'done'");
+//! # Ok::<(), ChaincodeError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod mock;
+pub mod samples;
+pub mod stub;
+
+pub use error::ChaincodeError;
+pub use mock::MockStub;
+pub use stub::{ChaincodeStub, Creator};
+
+/// The trait a chaincode implements.
+pub trait Chaincode: Send + Sync + 'static {
+    /// Runs one invocation; `stub.function()` and `stub.args()` say what was asked. Ok(payload) or an error whose message goes back to the client; on error nothing the invocation wrote is kept.
+    fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError>;
+}

@@ -1,0 +1,291 @@
+//! `MockStub`: an in-memory peer for unit-testing one chaincode.
+
+mod tx;
+
+use std::collections::BTreeMap;
+
+use crate::{Chaincode, ChaincodeError, Creator};
+use tx::{TxContext, TxStub};
+
+/// An in-memory stand-in for a peer running one chaincode on one channel.
+///
+/// Each invocation runs against a transaction-local write buffer; when the
+/// chaincode returns `Ok` the buffered writes and deletes are committed, and
+/// when it returns `Err` they are discarded.
+#[derive(Debug, Clone)]
+pub struct MockStub {
+    /// The channel every invocation reports.
+    channel_id: String,
+    /// The identity every invocation reports.
+    creator: Creator,
+    /// The committed world state.
+    state: BTreeMap<String, Vec<u8>>,
+    /// How many invocations have started.
+    invocations: u64,
+    /// A transaction id to use for the next invocation instead of a generated one.
+    next_tx_id: Option<String>,
+}
+
+/// The creator used until `set_creator` is called.
+fn default_creator() -> Creator {
+    Creator {
+        msp_id: "Org1MSP".to_owned(),
+        role: "client".to_owned(),
+        subject: "user1".to_owned(),
+        cert_der: Vec::new(),
+    }
+}
+
+impl MockStub {
+    /// Creates an empty mock peer on `channel_id`, acting as client `user1` of `Org1MSP`.
+    pub fn new(channel_id: &str) -> Self {
+        Self {
+            channel_id: channel_id.to_owned(),
+            creator: default_creator(),
+            state: BTreeMap::new(),
+            invocations: 0,
+            next_tx_id: None,
+        }
+    }
+
+    /// Sets the identity that signs all following invocations.
+    pub fn set_creator(&mut self, creator: Creator) {
+        self.creator = creator;
+    }
+
+    /// Sets the transaction id of the next invocation only (otherwise the n-th invocation gets `mocktx-n`).
+    pub fn set_tx_id(&mut self, tx_id: &str) {
+        self.next_tx_id = Some(tx_id.to_owned());
+    }
+
+    /// Invokes `function` with UTF-8 string arguments; see [`MockStub::invoke_bytes`].
+    pub fn invoke(
+        &mut self,
+        cc: &dyn Chaincode,
+        function: &str,
+        args: &[&str],
+    ) -> Result<Vec<u8>, ChaincodeError> {
+        let args = args.iter().map(|arg| arg.as_bytes().to_vec()).collect();
+        self.invoke_bytes(cc, function, args)
+    }
+
+    /// Invokes `function` with raw arguments, committing its writes only if it returns `Ok`.
+    pub fn invoke_bytes(
+        &mut self,
+        cc: &dyn Chaincode,
+        function: &str,
+        args: Vec<Vec<u8>>,
+    ) -> Result<Vec<u8>, ChaincodeError> {
+        self.invocations = self.invocations.saturating_add(1);
+        let tx_id = self
+            .next_tx_id
+            .take()
+            .unwrap_or_else(|| format!("mocktx-{}", self.invocations));
+        let context = TxContext {
+            function,
+            args,
+            tx_id,
+            channel_id: &self.channel_id,
+            creator: &self.creator,
+        };
+        let mut stub = TxStub::new(context, &self.state);
+        let payload = cc.invoke(&mut stub)?;
+        for (key, change) in stub.into_writes() {
+            match change {
+                Some(value) => self.state.insert(key, value),
+                None => self.state.remove(&key),
+            };
+        }
+        Ok(payload)
+    }
+
+    /// The committed value of `key`, if any.
+    pub fn state(&self, key: &str) -> Option<&[u8]> {
+        self.state.get(key).map(Vec::as_slice)
+    }
+
+    /// All committed keys, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.state.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MockStub;
+    use crate::{Chaincode, ChaincodeError, ChaincodeStub, Creator};
+
+    /// A scriptable chaincode: each function exercises one stub behaviour.
+    struct Probe;
+
+    impl Chaincode for Probe {
+        fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError> {
+            let function = stub.function().to_owned();
+            let args = stub.string_args()?;
+            match (function.as_str(), args.as_slice()) {
+                ("put", [key, value]) => {
+                    stub.put_state(key, value.as_bytes())?;
+                    Ok(Vec::new())
+                }
+                ("del", [key]) => {
+                    stub.del_state(key)?;
+                    Ok(Vec::new())
+                }
+                ("get", [key]) => Ok(stub.get_state(key)?.unwrap_or_default()),
+                ("put_then_get", [key, value]) => {
+                    stub.put_state(key, value.as_bytes())?;
+                    Ok(stub.get_state(key)?.unwrap_or_default())
+                }
+                ("del_then_get", [key]) => {
+                    stub.del_state(key)?;
+                    match stub.get_state(key)? {
+                        None => Ok(b"none".to_vec()),
+                        Some(value) => Ok(value),
+                    }
+                }
+                ("put_then_fail", [key, value]) => {
+                    stub.put_state(key, value.as_bytes())?;
+                    Err(ChaincodeError::business("refused after writing"))
+                }
+                ("del_then_fail", [key]) => {
+                    stub.del_state(key)?;
+                    Err(ChaincodeError::business("refused after deleting"))
+                }
+                ("whoami", []) => {
+                    let creator = stub.creator();
+                    Ok(format!(
+                        "{}|{}|{}|{}|{}",
+                        stub.channel_id(),
+                        stub.tx_id(),
+                        creator.msp_id,
+                        creator.role,
+                        creator.subject
+                    )
+                    .into_bytes())
+                }
+                ("args", _) => Ok(args.join(",").into_bytes()),
+                (other, _) => Err(ChaincodeError::UnknownFunction(other.to_owned())),
+            }
+        }
+    }
+
+    fn text(payload: Vec<u8>) -> String {
+        String::from_utf8(payload).unwrap()
+    }
+
+    #[test]
+    fn commits_writes_of_a_successful_invoke() {
+        let mut stub = MockStub::new("ch1");
+        stub.invoke(&Probe, "put", &["b", "2"]).unwrap();
+        stub.invoke(&Probe, "put", &["a", "1"]).unwrap();
+        assert_eq!(stub.state("a"), Some(&b"1"[..]));
+        assert_eq!(stub.state("b"), Some(&b"2"[..]));
+        assert_eq!(stub.state("c"), None);
+        assert_eq!(stub.keys(), vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(text(stub.invoke(&Probe, "get", &["a"]).unwrap()), "1");
+    }
+
+    #[test]
+    fn reads_see_own_writes() {
+        let mut stub = MockStub::new("ch1");
+        stub.invoke(&Probe, "put", &["k", "old"]).unwrap();
+        let seen = stub.invoke(&Probe, "put_then_get", &["k", "new"]).unwrap();
+        assert_eq!(text(seen), "new");
+        assert_eq!(stub.state("k"), Some(&b"new"[..]));
+    }
+
+    #[test]
+    fn deleted_key_reads_as_none_and_delete_commits() {
+        let mut stub = MockStub::new("ch1");
+        stub.invoke(&Probe, "put", &["k", "v"]).unwrap();
+        let seen = stub.invoke(&Probe, "del_then_get", &["k"]).unwrap();
+        assert_eq!(text(seen), "none");
+        assert_eq!(stub.state("k"), None);
+        assert!(stub.keys().is_empty());
+    }
+
+    #[test]
+    fn failing_invoke_writes_nothing() {
+        let mut stub = MockStub::new("ch1");
+        stub.invoke(&Probe, "put", &["k", "v"]).unwrap();
+        let err = stub
+            .invoke(&Probe, "put_then_fail", &["other", "x"])
+            .unwrap_err();
+        assert_eq!(err, ChaincodeError::business("refused after writing"));
+        stub.invoke(&Probe, "del_then_fail", &["k"]).unwrap_err();
+        assert_eq!(stub.keys(), vec!["k".to_owned()]);
+        assert_eq!(stub.state("k"), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn refuses_empty_and_nul_keys() {
+        let mut stub = MockStub::new("ch1");
+        for function in ["put", "del"] {
+            let mut args = vec![""];
+            if function == "put" {
+                args.push("v");
+            }
+            let err = stub.invoke(&Probe, function, &args).unwrap_err();
+            assert!(
+                matches!(&err, ChaincodeError::State(m) if m.contains("must not be empty")),
+                "{err}"
+            );
+            args[0] = "a\0b";
+            let err = stub.invoke(&Probe, function, &args).unwrap_err();
+            assert!(
+                matches!(&err, ChaincodeError::State(m) if m.contains("0x00")),
+                "{err}"
+            );
+        }
+        assert!(stub.keys().is_empty());
+    }
+
+    #[test]
+    fn reports_channel_creator_and_generated_tx_ids() {
+        let mut stub = MockStub::new("trade");
+        let first = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
+        assert_eq!(first, "trade|mocktx-1|Org1MSP|client|user1");
+        stub.set_creator(Creator {
+            msp_id: "Org2MSP".into(),
+            role: "admin".into(),
+            subject: "boss".into(),
+            cert_der: vec![1, 2, 3],
+        });
+        let second = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
+        assert_eq!(second, "trade|mocktx-2|Org2MSP|admin|boss");
+    }
+
+    #[test]
+    fn set_tx_id_applies_to_the_next_invoke_only() {
+        let mut stub = MockStub::new("ch1");
+        stub.set_tx_id("custom-7");
+        let first = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
+        assert!(first.contains("|custom-7|"), "{first}");
+        let second = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
+        assert!(second.contains("|mocktx-2|"), "{second}");
+    }
+
+    #[test]
+    fn passes_arguments_and_rejects_non_utf8() {
+        let mut stub = MockStub::new("ch1");
+        let echoed = stub.invoke(&Probe, "args", &["x", "y"]).unwrap();
+        assert_eq!(text(echoed), "x,y");
+        let err = stub
+            .invoke_bytes(&Probe, "args", vec![b"ok".to_vec(), vec![0xff, 0xfe]])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ChaincodeError::InvalidArgs {
+                function: "args".into(),
+                reason: "argument 1 is not valid UTF-8".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_function_is_reported() {
+        let mut stub = MockStub::new("ch1");
+        let err = stub.invoke(&Probe, "fly", &[]).unwrap_err();
+        assert_eq!(err, ChaincodeError::UnknownFunction("fly".into()));
+    }
+}

@@ -1,0 +1,3 @@
+//! Sample chaincodes that show how to use the SDK.
+
+pub mod token;

@@ -1,0 +1,336 @@
+//! The client library: build and sign proposals, ask a gateway to endorse,
+//! sign and submit the transaction, wait for its commit. Used by the CLI,
+//! the demo, the load generator and the tests.
+
+use crate::config::ClientProfile;
+use crate::identity::SigningIdentity;
+use crate::node::load_genesis;
+use crate::transport::{Dialer, TransportError};
+use crate::validation::{codes, compute_tx_id};
+use consort_proto::gateway_client::GatewayClient;
+use consort_proto::*;
+use prost::Message;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+/// A client-side failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The profile, identity or genesis block could not be loaded.
+    #[error("client setup: {0}")]
+    Setup(String),
+    /// The gateway could not be reached or refused the TLS handshake.
+    #[error(transparent)]
+    Connect(#[from] TransportError),
+    /// The chaincode returned an error (nothing was written).
+    #[error("{0}")]
+    Chaincode(String),
+    /// The gateway or ordering service refused or failed the call.
+    #[error("{operation} failed ({code:?}): {message}")]
+    Rpc {
+        /// Which call.
+        operation: &'static str,
+        /// gRPC status code.
+        code: tonic::Code,
+        /// The server's message.
+        message: String,
+    },
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+impl ClientError {
+    fn rpc(operation: &'static str, s: tonic::Status) -> Self {
+        if s.code() == tonic::Code::Aborted && s.message().starts_with("chaincode error") {
+            return ClientError::Chaincode(s.message().to_string());
+        }
+        ClientError::Rpc {
+            operation,
+            code: s.code(),
+            message: s.message().to_string(),
+        }
+    }
+
+    /// The gRPC code, when the failure came from a call.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ClientError::Rpc { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// A proposal the client built and signed.
+#[derive(Debug, Clone)]
+pub struct SignedCall {
+    /// The transaction ID.
+    pub tx_id: String,
+    /// The signed proposal.
+    pub proposal: SignedProposal,
+}
+
+/// An endorsed transaction, ready to sign and submit.
+#[derive(Debug, Clone)]
+pub struct Endorsed {
+    /// The transaction ID.
+    pub tx_id: String,
+    /// Encoded `Transaction`.
+    pub prepared: Vec<u8>,
+    /// The chaincode's result payload.
+    pub result: Vec<u8>,
+    /// Orgs that endorsed.
+    pub endorsing_orgs: Vec<String>,
+}
+
+/// The outcome of a committed transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The transaction ID.
+    pub tx_id: String,
+    /// The block that holds it.
+    pub block: u64,
+    /// Its validation code.
+    pub code: TxValidationCode,
+    /// The chaincode's result payload.
+    pub result: Vec<u8>,
+}
+
+/// A connection to one gateway as one client identity.
+#[derive(Clone)]
+pub struct Client {
+    signer: Arc<SigningIdentity>,
+    channel_id: String,
+    gateway: GatewayClient<Channel>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("signer", &self.signer)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects with a profile; fails at once if the gateway is unreachable
+    /// or refuses the handshake.
+    pub async fn connect(profile: &ClientProfile) -> Result<Self, ClientError> {
+        let signer = Arc::new(
+            SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
+                .map_err(|e| ClientError::Setup(e.to_string()))?,
+        );
+        let (_, config) =
+            load_genesis(&profile.genesis).map_err(|e| ClientError::Setup(e.to_string()))?;
+        let cas: Vec<Vec<u8>> = config
+            .orgs
+            .iter()
+            .flat_map(|o| o.ca_certs.clone())
+            .collect();
+        let dialer = Dialer::new(signer.clone(), cas);
+        let ch = dialer
+            .connect(&profile.gateway, profile.tls_name.as_deref())
+            .await?;
+        Ok(Client {
+            signer,
+            channel_id: config.channel_id,
+            gateway: GatewayClient::new(ch).max_decoding_message_size(usize::MAX),
+        })
+    }
+
+    /// The channel.
+    pub fn channel_id(&self) -> &str {
+        &self.channel_id
+    }
+
+    /// The client's signing identity.
+    pub fn signer(&self) -> &Arc<SigningIdentity> {
+        &self.signer
+    }
+
+    /// The raw gateway client.
+    pub fn gateway(&self) -> GatewayClient<Channel> {
+        self.gateway.clone()
+    }
+
+    /// Builds and signs a proposal with a fresh nonce.
+    pub fn propose(
+        &self,
+        chaincode: &str,
+        function: &str,
+        args: &[Vec<u8>],
+    ) -> Result<SignedCall, ClientError> {
+        let nonce: [u8; 24] = rand::random();
+        let creator = self.signer.serialized().to_vec();
+        let tx_id = compute_tx_id(&nonce, &creator);
+        let header = ProposalHeader {
+            channel_id: self.channel_id.clone(),
+            tx_id: tx_id.clone(),
+            chaincode: chaincode.to_string(),
+            creator,
+            nonce: nonce.to_vec(),
+            timestamp_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        };
+        let input = ChaincodeInput {
+            function: function.to_string(),
+            args: args.to_vec(),
+        };
+        let proposal = Proposal {
+            header: header.encode_to_vec(),
+            input: input.encode_to_vec(),
+            transient: Default::default(),
+        }
+        .encode_to_vec();
+        let signature = self
+            .signer
+            .sign(&proposal)
+            .map_err(|e| ClientError::Sign(e.to_string()))?;
+        Ok(SignedCall {
+            tx_id,
+            proposal: SignedProposal {
+                proposal_bytes: proposal,
+                signature,
+            },
+        })
+    }
+
+    /// Runs a query on the gateway's peer.
+    pub async fn evaluate(
+        &self,
+        chaincode: &str,
+        function: &str,
+        args: &[Vec<u8>],
+    ) -> Result<Vec<u8>, ClientError> {
+        let call = self.propose(chaincode, function, args)?;
+        let resp = self
+            .gateway
+            .clone()
+            .evaluate(EvaluateRequest {
+                proposal: Some(call.proposal),
+            })
+            .await
+            .map_err(|s| ClientError::rpc("evaluate", s))?;
+        Ok(resp.into_inner().result.unwrap_or_default().payload)
+    }
+
+    /// Endorses a signed proposal.
+    pub async fn endorse_call(&self, call: SignedCall) -> Result<Endorsed, ClientError> {
+        let resp = self
+            .gateway
+            .clone()
+            .endorse(EndorseRequest {
+                proposal: Some(call.proposal),
+            })
+            .await
+            .map_err(|s| ClientError::rpc("endorse", s))?
+            .into_inner();
+        Ok(Endorsed {
+            tx_id: call.tx_id,
+            prepared: resp.prepared_transaction,
+            result: resp.result.unwrap_or_default().payload,
+            endorsing_orgs: resp.endorsing_orgs,
+        })
+    }
+
+    /// Proposes and endorses.
+    pub async fn endorse(
+        &self,
+        chaincode: &str,
+        function: &str,
+        args: &[Vec<u8>],
+    ) -> Result<Endorsed, ClientError> {
+        let call = self.propose(chaincode, function, args)?;
+        self.endorse_call(call).await
+    }
+
+    /// Signs an endorsed transaction into an envelope.
+    pub fn envelope(&self, endorsed: &Endorsed) -> Result<Envelope, ClientError> {
+        let signature = self
+            .signer
+            .sign(&endorsed.prepared)
+            .map_err(|e| ClientError::Sign(e.to_string()))?;
+        Ok(Envelope {
+            payload: endorsed.prepared.clone(),
+            signature,
+        })
+    }
+
+    /// Submits a signed envelope; returns the block it was ordered into.
+    pub async fn submit_envelope(&self, envelope: Envelope) -> Result<u64, ClientError> {
+        Ok(self
+            .gateway
+            .clone()
+            .submit(SubmitRequest {
+                envelope: Some(envelope),
+            })
+            .await
+            .map_err(|s| ClientError::rpc("submit", s))?
+            .into_inner()
+            .block_number)
+    }
+
+    /// Signs and submits an endorsed transaction.
+    pub async fn submit(&self, endorsed: &Endorsed) -> Result<u64, ClientError> {
+        let env = self.envelope(endorsed)?;
+        self.submit_envelope(env).await
+    }
+
+    /// Waits for the gateway's peer to commit a transaction.
+    pub async fn commit_status(
+        &self,
+        tx_id: &str,
+        timeout: Duration,
+    ) -> Result<(TxValidationCode, u64), ClientError> {
+        let r = self
+            .gateway
+            .clone()
+            .commit_status(CommitStatusRequest {
+                tx_id: tx_id.to_string(),
+                timeout_ms: timeout.as_millis() as u64,
+            })
+            .await
+            .map_err(|s| ClientError::rpc("commit status", s))?
+            .into_inner();
+        Ok((codes::from_i32(r.code), r.block_number))
+    }
+
+    /// Endorses, submits and waits for the commit.
+    pub async fn invoke(
+        &self,
+        chaincode: &str,
+        function: &str,
+        args: &[Vec<u8>],
+    ) -> Result<Committed, ClientError> {
+        let endorsed = self.endorse(chaincode, function, args).await?;
+        self.submit(&endorsed).await?;
+        let (code, block) = self
+            .commit_status(&endorsed.tx_id, Duration::from_secs(30))
+            .await?;
+        Ok(Committed {
+            tx_id: endorsed.tx_id,
+            block,
+            code,
+            result: endorsed.result,
+        })
+    }
+
+    /// The gateway peer's status.
+    pub async fn status(&self) -> Result<PeerStatusResponse, ClientError> {
+        Ok(self
+            .gateway
+            .clone()
+            .peer_status(PeerStatusRequest {})
+            .await
+            .map_err(|s| ClientError::rpc("peer status", s))?
+            .into_inner())
+    }
+}
+
+/// String arguments as bytes.
+pub fn args(list: &[&str]) -> Vec<Vec<u8>> {
+    list.iter().map(|s| s.as_bytes().to_vec()).collect()
+}

@@ -1,0 +1,253 @@
+//! The network description that `consort crypto generate` turns into
+//! certificates, keys, node configs, client profiles and the genesis block.
+
+use super::{from_table, read_table, ConfigError};
+use crate::identity::ca::KeyKind;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A whole network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Channel name.
+    pub channel: String,
+    /// Largest gRPC message, bytes.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: u64,
+    /// Block cutting.
+    #[serde(default)]
+    pub batch: BatchSpec,
+    /// Member organisations.
+    pub orgs: Vec<OrgSpec>,
+    /// Chaincodes deployed at genesis.
+    #[serde(default)]
+    pub chaincodes: Vec<ChaincodeSpec>,
+}
+
+fn default_max_message() -> u64 {
+    4 * 1024 * 1024
+}
+
+/// Block cutting settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSpec {
+    /// Most transactions per block.
+    pub max_tx_count: u32,
+    /// Most bytes per block.
+    pub max_bytes: u64,
+    /// Longest wait before cutting, ms.
+    pub timeout_ms: u64,
+}
+
+impl Default for BatchSpec {
+    fn default() -> Self {
+        BatchSpec {
+            max_tx_count: 500,
+            max_bytes: 2 * 1024 * 1024,
+            timeout_ms: 100,
+        }
+    }
+}
+
+/// One organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSpec {
+    /// MSP ID, e.g. `Org1MSP`.
+    pub msp_id: String,
+    /// Short name used in node names, e.g. `org1`.
+    pub name: String,
+    /// Key algorithm of the CA and its members.
+    #[serde(default)]
+    pub key: KeyKind,
+    /// Orderers.
+    #[serde(default)]
+    pub orderers: Vec<NodeSpec>,
+    /// Peers.
+    #[serde(default)]
+    pub peers: Vec<NodeSpec>,
+    /// Client user names.
+    #[serde(default)]
+    pub clients: Vec<String>,
+    /// Admin user names.
+    #[serde(default)]
+    pub admins: Vec<String>,
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Name inside the org, e.g. `peer0`; the node is `<name>.<org name>`.
+    pub name: String,
+    /// Host other nodes reach it at (also its TLS name).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Address to listen on; defaults to `<host>:<port>` for an IP host, else `0.0.0.0:<port>`.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+/// A chaincode definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaincodeSpec {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Endorsement policy, Fabric syntax.
+    pub policy: String,
+}
+
+impl NetworkSpec {
+    /// Loads and validates a spec file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let spec: NetworkSpec = from_table(read_table(path)?, path)?;
+        spec.validate()
+    }
+
+    /// Checks names, uniqueness and policies.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        let inv = |field, message: String| ConfigError::Invalid { field, message };
+        if self.channel.is_empty()
+            || !self
+                .channel
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(inv(
+                "channel",
+                format!("'{}' is not a valid channel name", self.channel),
+            ));
+        }
+        if self.orgs.is_empty() {
+            return Err(inv("orgs", "at least one org is needed".into()));
+        }
+        let mut ids = HashSet::new();
+        let mut endpoints = HashSet::new();
+        let mut names = HashSet::new();
+        let mut orderers = 0;
+        for org in &self.orgs {
+            if org.msp_id.is_empty() || !ids.insert(org.msp_id.clone()) {
+                return Err(inv(
+                    "orgs.msp_id",
+                    format!("'{}' is empty or repeated", org.msp_id),
+                ));
+            }
+            for n in org.orderers.iter().chain(&org.peers) {
+                if !endpoints.insert((n.host.clone(), n.port)) {
+                    return Err(inv(
+                        "orgs.*.port",
+                        format!("{}:{} is used twice", n.host, n.port),
+                    ));
+                }
+                if !names.insert(format!("{}.{}", n.name, org.name)) {
+                    return Err(inv(
+                        "orgs.*.name",
+                        format!("node {}.{} is repeated", n.name, org.name),
+                    ));
+                }
+            }
+            orderers += org.orderers.len();
+        }
+        if orderers == 0 {
+            return Err(inv(
+                "orgs.orderers",
+                "at least one orderer is needed".into(),
+            ));
+        }
+        if self.batch.max_tx_count == 0 || self.batch.max_bytes == 0 {
+            return Err(inv(
+                "batch",
+                "max_tx_count and max_bytes must be positive".into(),
+            ));
+        }
+        for cc in &self.chaincodes {
+            let policy: crate::policy::Policy = cc
+                .policy
+                .parse()
+                .map_err(|e| inv("chaincodes.policy", format!("{}: {e}", cc.name)))?;
+            for id in policy.msp_ids() {
+                if !ids.contains(&id) {
+                    return Err(inv(
+                        "chaincodes.policy",
+                        format!("{}: unknown org '{id}'", cc.name),
+                    ));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// The spec of the standard three-org network on loopback: per org one
+    /// orderer and one peer, ports from `base_port` up, one client and one
+    /// admin per org, the `token` chaincode with a 2-of-3 policy.
+    pub fn three_orgs(base_port: u16) -> Self {
+        let orgs = (1..=3u16)
+            .map(|i| {
+                let p = base_port + (i - 1) * 2;
+                OrgSpec {
+                    msp_id: format!("Org{i}MSP"),
+                    name: format!("org{i}"),
+                    key: KeyKind::Ed25519,
+                    orderers: vec![NodeSpec {
+                        name: "orderer0".into(),
+                        host: "127.0.0.1".into(),
+                        port: p,
+                        listen: None,
+                    }],
+                    peers: vec![NodeSpec {
+                        name: "peer0".into(),
+                        host: "127.0.0.1".into(),
+                        port: p + 1,
+                        listen: None,
+                    }],
+                    clients: vec!["user1".into()],
+                    admins: vec!["admin".into()],
+                }
+            })
+            .collect();
+        NetworkSpec {
+            channel: "consort".into(),
+            max_message_bytes: default_max_message(),
+            batch: BatchSpec::default(),
+            orgs,
+            chaincodes: vec![ChaincodeSpec {
+                name: "token".into(),
+                version: "1.0".into(),
+                policy: "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')".into(),
+            }],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_orgs_is_valid_and_round_trips() {
+        let spec = NetworkSpec::three_orgs(7050).validate().unwrap();
+        let text = toml::to_string(&spec).unwrap();
+        let back: NetworkSpec = toml::from_str(&text).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn refuses_bad_specs() {
+        let mut s = NetworkSpec::three_orgs(7050);
+        s.chaincodes[0].policy = "AND('Org9MSP.peer')".into();
+        assert!(s.validate().unwrap_err().to_string().contains("Org9MSP"));
+        let mut s = NetworkSpec::three_orgs(7050);
+        s.orgs[1].peers[0].port = 7050;
+        assert!(s.validate().unwrap_err().to_string().contains("used twice"));
+        let mut s = NetworkSpec::three_orgs(7050);
+        s.chaincodes[0].policy = "AND(".into();
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! A node's config file.
+
+use super::{apply_env, from_table, read_table, resolve, ConfigError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// Holds the ledger, endorses, serves the gateway.
+    Peer,
+    /// Member of the Raft ordering cluster.
+    Orderer,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One node's configuration. Relative paths are relative to the file's
+/// directory. Every field can be overridden by `CONSORT_<FIELD>` (e.g.
+/// `CONSORT_LISTEN=0.0.0.0:7051`, `CONSORT_ROLES=peer,orderer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Node name (its certificate's CN), e.g. `peer0.org1`.
+    pub name: String,
+    /// The node's org.
+    pub msp_id: String,
+    /// `peer`, `orderer`, or both.
+    pub roles: Vec<NodeRole>,
+    /// Address to listen on, e.g. `0.0.0.0:7051`.
+    pub listen: String,
+    /// Where the node keeps its RocksDB databases.
+    pub data_dir: PathBuf,
+    /// The node's certificate (PEM); used for signing and for TLS.
+    pub cert: PathBuf,
+    /// Its PKCS#8 private key (PEM).
+    pub key: PathBuf,
+    /// The channel's genesis block.
+    pub genesis: PathBuf,
+    /// Raft node ID; required for an orderer.
+    #[serde(default)]
+    pub orderer_id: Option<u64>,
+    /// Chaincode execution timeout in milliseconds.
+    #[serde(default = "default_cc_timeout")]
+    pub chaincode_timeout_ms: u64,
+    /// `text` or `json`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+fn default_cc_timeout() -> u64 {
+    30_000
+}
+
+const FIELDS: &[&str] = &[
+    "name",
+    "msp_id",
+    "roles",
+    "listen",
+    "data_dir",
+    "cert",
+    "key",
+    "genesis",
+    "orderer_id",
+    "chaincode_timeout_ms",
+    "log_format",
+];
+
+impl NodeConfig {
+    /// Loads `path`, applies environment overrides, resolves relative paths, validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let mut table = read_table(path)?;
+        apply_env(
+            &mut table,
+            FIELDS,
+            &["roles"],
+            &["orderer_id", "chaincode_timeout_ms"],
+        )?;
+        let mut c: NodeConfig = from_table(table, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        c.data_dir = resolve(base, &c.data_dir);
+        c.cert = resolve(base, &c.cert);
+        c.key = resolve(base, &c.key);
+        c.genesis = resolve(base, &c.genesis);
+        c.validate()
+    }
+
+    /// Checks field values.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if self.name.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "name",
+                message: "must not be empty".into(),
+            });
+        }
+        if self.msp_id.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "msp_id",
+                message: "must not be empty".into(),
+            });
+        }
+        if self.roles.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "roles",
+                message: "name at least one of peer, orderer".into(),
+            });
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                field: "listen",
+                message: format!("'{}' is not an IP:port address", self.listen),
+            });
+        }
+        if self.roles.contains(&NodeRole::Orderer) && self.orderer_id.unwrap_or(0) == 0 {
+            return Err(ConfigError::Invalid {
+                field: "orderer_id",
+                message: "an orderer needs a non-zero Raft node ID".into(),
+            });
+        }
+        if self.chaincode_timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                field: "chaincode_timeout_ms",
+                message: "must be positive".into(),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Whether the node runs a role.
+    pub fn has(&self, role: NodeRole) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+name = "peer0.org1"
+msp_id = "Org1MSP"
+roles = ["peer"]
+listen = "127.0.0.1:7051"
+data_dir = "data"
+cert = "cert.pem"
+key = "key.pem"
+genesis = "../genesis.block"
+"#;
+
+    #[test]
+    fn loads_resolves_and_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        std::fs::write(&p, SAMPLE).unwrap();
+        let c = NodeConfig::load(&p).unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.chaincode_timeout_ms, 30_000);
+        assert!(c.has(NodeRole::Peer));
+        let bad = SAMPLE.replace("127.0.0.1:7051", "nowhere");
+        std::fs::write(&p, bad).unwrap();
+        let err = NodeConfig::load(&p).unwrap_err().to_string();
+        assert!(err.contains("listen"), "{err}");
+        let unknown = format!("{SAMPLE}\nlisten_port = 3\n");
+        std::fs::write(&p, unknown).unwrap();
+        assert!(NodeConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("listen_port"));
+        let orderer = SAMPLE.replace("[\"peer\"]", "[\"orderer\"]");
+        std::fs::write(&p, orderer).unwrap();
+        assert!(NodeConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("orderer_id"));
+    }
+
+    #[test]
+    fn env_overrides_typed_fields() {
+        let mut t: toml::Table = SAMPLE.parse().unwrap();
+        // Variables are process-wide: use names no other test sets.
+        std::env::set_var("CONSORT_ROLES", "peer, orderer");
+        std::env::set_var("CONSORT_ORDERER_ID", "3");
+        apply_env(
+            &mut t,
+            FIELDS,
+            &["roles"],
+            &["orderer_id", "chaincode_timeout_ms"],
+        )
+        .unwrap();
+        std::env::remove_var("CONSORT_ROLES");
+        std::env::remove_var("CONSORT_ORDERER_ID");
+        let c: NodeConfig = t.try_into().unwrap();
+        assert_eq!(c.roles, vec![NodeRole::Peer, NodeRole::Orderer]);
+        assert_eq!(c.orderer_id, Some(3));
+    }
+}

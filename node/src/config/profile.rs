@@ -1,0 +1,47 @@
+//! A client's connection profile: who it is and which gateway it uses.
+
+use super::{apply_env, from_table, read_table, resolve, ConfigError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A client identity and its gateway. Overridable by `CONSORT_GATEWAY`,
+/// `CONSORT_TLS_NAME`, `CONSORT_MSP_ID`, `CONSORT_CERT`, `CONSORT_KEY`, `CONSORT_GENESIS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientProfile {
+    /// The client's org.
+    pub msp_id: String,
+    /// Certificate (PEM).
+    pub cert: PathBuf,
+    /// PKCS#8 private key (PEM).
+    pub key: PathBuf,
+    /// The channel's genesis block (channel ID and trusted CAs).
+    pub genesis: PathBuf,
+    /// The gateway peer, `host:port`.
+    pub gateway: String,
+    /// TLS server name to expect, when it differs from the gateway's host.
+    #[serde(default)]
+    pub tls_name: Option<String>,
+}
+
+const FIELDS: &[&str] = &["msp_id", "cert", "key", "genesis", "gateway", "tls_name"];
+
+impl ClientProfile {
+    /// Loads a profile, applying environment overrides and resolving paths.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let mut table = read_table(path)?;
+        apply_env(&mut table, FIELDS, &[], &[])?;
+        let mut p: ClientProfile = from_table(table, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        p.cert = resolve(base, &p.cert);
+        p.key = resolve(base, &p.key);
+        p.genesis = resolve(base, &p.genesis);
+        if p.gateway.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "gateway",
+                message: "must be host:port".into(),
+            });
+        }
+        Ok(p)
+    }
+}

@@ -1,0 +1,338 @@
+//! `consort crypto generate`: turns a [`NetworkSpec`] into each org's CA,
+//! every node's and user's certificate and key, node config files, client
+//! profiles and the channel's genesis block.
+//!
+//! Output layout:
+//! ```text
+//! <out>/genesis.block
+//! <out>/network.toml                      (the spec, for reference)
+//! <out>/orgs/<MSP>/ca/ca.crt, ca.key
+//! <out>/orgs/<MSP>/nodes/<node>/cert.pem, key.pem, node.toml
+//! <out>/orgs/<MSP>/users/<user>/cert.pem, key.pem, client.toml
+//! ```
+
+use crate::block;
+use crate::config::network::{NetworkSpec, NodeSpec};
+use crate::config::node::{LogFormat, NodeConfig, NodeRole};
+use crate::config::ClientProfile;
+use crate::identity::ca::{CaError, CertAuthority, IssueRequest, IssuedCert};
+use crate::identity::Role;
+use consort_proto::{
+    BatchConfig, ChaincodeDefinition, ChannelConfig, OrdererNode, OrgConfig, PeerNode,
+};
+use prost::Message;
+use std::path::{Path, PathBuf};
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoGenError {
+    /// Certificate generation failed.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// Writing a file failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Serialising a config failed.
+    #[error("cannot serialise {0}")]
+    Serialize(String),
+}
+
+/// A generated node.
+#[derive(Debug, Clone)]
+pub struct GeneratedNode {
+    /// Full name, e.g. `peer0.org1`.
+    pub name: String,
+    /// Its org.
+    pub msp_id: String,
+    /// Peer or orderer.
+    pub role: NodeRole,
+    /// `host:port`.
+    pub endpoint: String,
+    /// Its config file.
+    pub config: PathBuf,
+    /// Its directory (certificate, key, config, data).
+    pub dir: PathBuf,
+}
+
+/// A generated user.
+#[derive(Debug, Clone)]
+pub struct GeneratedUser {
+    /// User name, e.g. `user1`.
+    pub name: String,
+    /// Its org.
+    pub msp_id: String,
+    /// Client or admin.
+    pub role: Role,
+    /// Its client profile (pointing at its org's first peer).
+    pub profile: PathBuf,
+}
+
+/// What was generated.
+#[derive(Debug, Clone)]
+pub struct GeneratedNetwork {
+    /// The output directory.
+    pub dir: PathBuf,
+    /// The genesis block file.
+    pub genesis: PathBuf,
+    /// Every node.
+    pub nodes: Vec<GeneratedNode>,
+    /// Every user.
+    pub users: Vec<GeneratedUser>,
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), CryptoGenError> {
+    let err = |source| CryptoGenError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(err)?;
+    }
+    std::fs::write(path, bytes).map_err(err)?;
+    #[cfg(unix)]
+    if path
+        .extension()
+        .is_some_and(|e| e == "key" || path.ends_with("key.pem"))
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn write_identity(dir: &Path, issued: &IssuedCert) -> Result<(), CryptoGenError> {
+    write(&dir.join("cert.pem"), issued.cert_pem.as_bytes())?;
+    write(&dir.join("key.pem"), issued.key_pem.as_bytes())
+}
+
+fn toml_text<T: serde::Serialize>(v: &T) -> Result<String, CryptoGenError> {
+    toml::to_string(v).map_err(|e| CryptoGenError::Serialize(e.to_string()))
+}
+
+fn listen_of(n: &NodeSpec) -> String {
+    n.listen.clone().unwrap_or_else(|| {
+        if n.host.parse::<std::net::IpAddr>().is_ok() {
+            format!("{}:{}", n.host, n.port)
+        } else {
+            format!("0.0.0.0:{}", n.port)
+        }
+    })
+}
+
+/// The channel config a spec describes, given each org's CA certificate.
+pub fn channel_config(spec: &NetworkSpec, ca_certs: &[(String, Vec<u8>)]) -> ChannelConfig {
+    let mut next_id = 1u64;
+    let mut orderers = Vec::new();
+    let mut peers = Vec::new();
+    for org in &spec.orgs {
+        for o in &org.orderers {
+            orderers.push(OrdererNode {
+                id: next_id,
+                msp_id: org.msp_id.clone(),
+                endpoint: format!("{}:{}", o.host, o.port),
+            });
+            next_id += 1;
+        }
+        for p in &org.peers {
+            peers.push(PeerNode {
+                name: format!("{}.{}", p.name, org.name),
+                msp_id: org.msp_id.clone(),
+                endpoint: format!("{}:{}", p.host, p.port),
+            });
+        }
+    }
+    ChannelConfig {
+        channel_id: spec.channel.clone(),
+        orgs: spec
+            .orgs
+            .iter()
+            .map(|o| OrgConfig {
+                msp_id: o.msp_id.clone(),
+                ca_certs: ca_certs
+                    .iter()
+                    .filter(|(id, _)| *id == o.msp_id)
+                    .map(|(_, der)| der.clone())
+                    .collect(),
+                revoked_serials: vec![],
+            })
+            .collect(),
+        orderers,
+        peers,
+        batch: Some(BatchConfig {
+            max_tx_count: spec.batch.max_tx_count,
+            max_bytes: spec.batch.max_bytes,
+            timeout_ms: spec.batch.timeout_ms,
+        }),
+        max_message_bytes: spec.max_message_bytes,
+        chaincodes: spec
+            .chaincodes
+            .iter()
+            .map(|c| ChaincodeDefinition {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                endorsement_policy: c.policy.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Generates the whole network into `out` (created if missing).
+pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, CryptoGenError> {
+    let mut cas = Vec::new();
+    for org in &spec.orgs {
+        let ca = CertAuthority::generate(&org.msp_id, org.key)?;
+        let dir = out.join("orgs").join(&org.msp_id).join("ca");
+        write(&dir.join("ca.crt"), ca.cert().cert_pem.as_bytes())?;
+        write(&dir.join("ca.key"), ca.cert().key_pem.as_bytes())?;
+        cas.push(ca);
+    }
+    let ca_ders: Vec<(String, Vec<u8>)> = cas
+        .iter()
+        .map(|c| (c.msp_id().to_string(), c.cert().cert_der.clone()))
+        .collect();
+    let config = channel_config(spec, &ca_ders);
+    let genesis_path = out.join("genesis.block");
+    write(&genesis_path, &block::genesis(&config).encode_to_vec())?;
+    write(&out.join("network.toml"), toml_text(spec)?.as_bytes())?;
+
+    let net = layout(spec, out);
+    let mut next_orderer_id = 1u64;
+    for node in &net.nodes {
+        let (org, ca) = spec
+            .orgs
+            .iter()
+            .zip(&cas)
+            .find(|(o, _)| o.msp_id == node.msp_id)
+            .ok_or_else(|| CryptoGenError::Serialize(format!("org of {}", node.name)))?;
+        let n =
+            node_spec(spec, node).ok_or_else(|| CryptoGenError::Serialize(node.name.clone()))?;
+        let mut hosts = vec![
+            n.host.clone(),
+            node.name.clone(),
+            "localhost".into(),
+            "127.0.0.1".into(),
+        ];
+        hosts.dedup();
+        let id_role = match node.role {
+            NodeRole::Orderer => Role::Orderer,
+            NodeRole::Peer => Role::Peer,
+        };
+        let mut req = IssueRequest::new(&node.name, id_role, hosts);
+        req.kind = org.key;
+        write_identity(&node.dir, &ca.issue(&req)?)?;
+        let orderer_id = (node.role == NodeRole::Orderer).then(|| {
+            let id = next_orderer_id;
+            next_orderer_id += 1;
+            id
+        });
+        let cfg = NodeConfig {
+            name: node.name.clone(),
+            msp_id: node.msp_id.clone(),
+            roles: vec![node.role],
+            listen: listen_of(n),
+            data_dir: "data".into(),
+            cert: "cert.pem".into(),
+            key: "key.pem".into(),
+            genesis: relative_genesis(3),
+            orderer_id,
+            chaincode_timeout_ms: 30_000,
+            log_format: LogFormat::Text,
+        };
+        write(&node.config, toml_text(&cfg)?.as_bytes())?;
+    }
+    for user in &net.users {
+        let (org, ca) = spec
+            .orgs
+            .iter()
+            .zip(&cas)
+            .find(|(o, _)| o.msp_id == user.msp_id)
+            .ok_or_else(|| CryptoGenError::Serialize(format!("org of {}", user.name)))?;
+        let dir = user.profile.parent().unwrap_or(out).to_path_buf();
+        let mut req = IssueRequest::new(&format!("{}@{}", user.name, org.name), user.role, vec![]);
+        req.kind = org.key;
+        write_identity(&dir, &ca.issue(&req)?)?;
+        let profile = ClientProfile {
+            msp_id: org.msp_id.clone(),
+            cert: "cert.pem".into(),
+            key: "key.pem".into(),
+            genesis: relative_genesis(3),
+            gateway: org
+                .peers
+                .first()
+                .map(|p| format!("{}:{}", p.host, p.port))
+                .unwrap_or_default(),
+            tls_name: None,
+        };
+        write(&user.profile, toml_text(&profile)?.as_bytes())?;
+    }
+    Ok(net)
+}
+
+fn node_spec<'a>(spec: &'a NetworkSpec, node: &GeneratedNode) -> Option<&'a NodeSpec> {
+    let org = spec.orgs.iter().find(|o| o.msp_id == node.msp_id)?;
+    let list = match node.role {
+        NodeRole::Orderer => &org.orderers,
+        NodeRole::Peer => &org.peers,
+    };
+    list.iter()
+        .find(|n| format!("{}.{}", n.name, org.name) == node.name)
+}
+
+/// Where `generate` puts each node and user of `spec` under `out`, without
+/// writing anything. Orderers come first within each org, then peers.
+pub fn layout(spec: &NetworkSpec, out: &Path) -> GeneratedNetwork {
+    let mut nodes = Vec::new();
+    let mut users = Vec::new();
+    for org in &spec.orgs {
+        let org_dir = out.join("orgs").join(&org.msp_id);
+        let kinds = org
+            .orderers
+            .iter()
+            .map(|n| (n, NodeRole::Orderer))
+            .chain(org.peers.iter().map(|n| (n, NodeRole::Peer)));
+        for (n, role) in kinds {
+            let name = format!("{}.{}", n.name, org.name);
+            let dir = org_dir.join("nodes").join(&name);
+            nodes.push(GeneratedNode {
+                msp_id: org.msp_id.clone(),
+                role,
+                endpoint: format!("{}:{}", n.host, n.port),
+                config: dir.join("node.toml"),
+                dir,
+                name,
+            });
+        }
+        let people = org
+            .clients
+            .iter()
+            .map(|u| (u, Role::Client))
+            .chain(org.admins.iter().map(|u| (u, Role::Admin)));
+        for (user, role) in people {
+            users.push(GeneratedUser {
+                name: user.clone(),
+                msp_id: org.msp_id.clone(),
+                role,
+                profile: org_dir.join("users").join(user).join("client.toml"),
+            });
+        }
+    }
+    GeneratedNetwork {
+        dir: out.to_path_buf(),
+        genesis: out.join("genesis.block"),
+        nodes,
+        users,
+    }
+}
+
+fn relative_genesis(depth: usize) -> PathBuf {
+    let mut p = PathBuf::new();
+    for _ in 0..=depth {
+        p.push("..");
+    }
+    p.join("genesis.block")
+}

@@ -1,0 +1,499 @@
+//! The gateway: the client-facing gRPC service of a peer. It evaluates
+//! queries locally, gathers endorsements from peers of enough orgs to
+//! satisfy a chaincode's policy, forwards signed transactions to the
+//! ordering service and reports commit status and block events. It also
+//! serves the peer-to-peer `Endorser` service.
+
+pub mod status;
+
+use crate::endorsement::endorser::{check_proposal, Endorser};
+use crate::identity::{Msp, Role};
+use crate::ledger::Ledger;
+use crate::transport::{caller, Dialer};
+use crate::validation::codes;
+use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+use consort_proto::endorser_client::EndorserClient;
+use consort_proto::endorser_server::{Endorser as EndorserRpc, EndorserServer};
+use consort_proto::gateway_server::{Gateway, GatewayServer};
+use consort_proto::*;
+use futures::future::join_all;
+use prost::Message;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code as GrpcCode, Request, Response, Status};
+
+/// How long the gateway waits for a remote endorsement.
+const ENDORSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one Submit attempt on one orderer may take.
+const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default CommitStatus wait.
+const COMMIT_WAIT: Duration = Duration::from_secs(30);
+
+/// What the gateway is built from.
+pub struct GatewayParts {
+    /// This peer's name.
+    pub name: String,
+    /// This peer's org.
+    pub msp_id: String,
+    /// The local endorser.
+    pub endorser: Arc<Endorser>,
+    /// The local ledger.
+    pub ledger: Arc<Ledger>,
+    /// Membership.
+    pub msp: Arc<Msp>,
+    /// Peer endpoints of each org (excluding this peer).
+    pub peers_by_org: HashMap<String, Vec<String>>,
+    /// Orderer endpoints.
+    pub orderers: Vec<String>,
+    /// Dials peers and orderers.
+    pub dialer: Arc<Dialer>,
+    /// Ledger height.
+    pub height: watch::Receiver<u64>,
+    /// Largest message accepted.
+    pub max_message_bytes: usize,
+}
+
+/// The gateway service; cheap to clone.
+#[derive(Clone)]
+pub struct GatewayService {
+    p: Arc<GatewayParts>,
+    next_orderer: Arc<AtomicUsize>,
+}
+
+/// Roles allowed to use the gateway.
+const CLIENT_ROLES: &[Role] = &[Role::Client, Role::Admin, Role::Peer];
+
+impl GatewayService {
+    /// Builds the gateway.
+    pub fn new(p: GatewayParts) -> Self {
+        let start = p.name.bytes().map(usize::from).sum::<usize>();
+        GatewayService {
+            p: Arc::new(p),
+            next_orderer: Arc::new(AtomicUsize::new(start)),
+        }
+    }
+
+    /// The tonic server for the gateway.
+    pub fn server(&self) -> GatewayServer<Self> {
+        GatewayServer::new(self.clone())
+            .max_decoding_message_size(self.p.max_message_bytes)
+            .max_encoding_message_size(usize::MAX)
+    }
+
+    /// The tonic server for peer-to-peer endorsement.
+    pub fn endorser_server(&self) -> EndorserServer<PeerEndorser> {
+        EndorserServer::new(PeerEndorser {
+            endorser: self.p.endorser.clone(),
+            msp: self.p.msp.clone(),
+        })
+        .max_decoding_message_size(self.p.max_message_bytes)
+    }
+
+    async fn endorse_at(
+        &self,
+        org: &str,
+        signed: &SignedProposal,
+    ) -> Result<ProposalResponse, Status> {
+        if org == self.p.msp_id {
+            return self
+                .p
+                .endorser
+                .process(signed)
+                .await
+                .map_err(|e| status::endorse(&e));
+        }
+        let peers = self.p.peers_by_org.get(org).cloned().unwrap_or_default();
+        let mut last = Status::unavailable(format!("no peer of {org} is known"));
+        for ep in peers {
+            let ch = match self.p.dialer.channel(&ep) {
+                Ok(c) => c,
+                Err(e) => {
+                    last = Status::unavailable(e.to_string());
+                    continue;
+                }
+            };
+            let mut client = EndorserClient::new(ch).max_decoding_message_size(usize::MAX);
+            let mut req = Request::new(signed.clone());
+            req.set_timeout(ENDORSE_TIMEOUT);
+            match client.process_proposal(req).await {
+                Ok(r) => return Ok(r.into_inner()),
+                Err(s) if status::is_transient(&s) => {
+                    tracing::warn!(peer = %ep, error = %s, "endorsing peer failed; trying another");
+                    last = Status::unavailable(format!("peer {ep} of {org}: {}", s.message()));
+                }
+                Err(s) => {
+                    return Err(Status::new(
+                        s.code(),
+                        format!("peer {ep} of {org}: {}", s.message()),
+                    ))
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn wait_committed(
+        &self,
+        tx_id: &str,
+        wait: Duration,
+    ) -> Result<crate::ledger::keys::TxRecord, Status> {
+        let mut height = self.p.height.clone();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            height.borrow_and_update();
+            if let Some(rec) = self
+                .p
+                .ledger
+                .tx(tx_id)
+                .map_err(|e| Status::internal(e.to_string()))?
+            {
+                return Ok(rec);
+            }
+            match tokio::time::timeout_at(deadline, height.changed()).await {
+                Err(_) => {
+                    return Err(Status::deadline_exceeded(format!(
+                        "transaction {tx_id} not committed on this peer within {wait:?}"
+                    )))
+                }
+                Ok(Err(_)) => return Err(Status::unavailable("peer is shutting down")),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
+/// The chaincode's failure as a gRPC status.
+fn chaincode_failure(org: &str, r: &consort_proto::Response) -> Status {
+    Status::aborted(format!(
+        "chaincode error (status {}, from {org}): {}",
+        r.status, r.message
+    ))
+}
+
+#[tonic::async_trait]
+impl Gateway for GatewayService {
+    async fn evaluate(
+        &self,
+        req: Request<EvaluateRequest>,
+    ) -> Result<Response<EvaluateResponse>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let signed = req
+            .into_inner()
+            .proposal
+            .ok_or_else(|| Status::invalid_argument("missing proposal"))?;
+        let resp = self
+            .p
+            .endorser
+            .process(&signed)
+            .await
+            .map_err(|e| status::endorse(&e))?;
+        let result = resp.response.unwrap_or_default();
+        if result.status != 200 {
+            return Err(chaincode_failure(&self.p.msp_id, &result));
+        }
+        Ok(Response::new(EvaluateResponse {
+            result: Some(result),
+        }))
+    }
+
+    async fn endorse(
+        &self,
+        req: Request<EndorseRequest>,
+    ) -> Result<Response<EndorseResponse>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let signed = req
+            .into_inner()
+            .proposal
+            .ok_or_else(|| Status::invalid_argument("missing proposal"))?;
+        let rules = self.p.endorser.rules();
+        let checked = check_proposal(rules, &signed).map_err(|e| status::endorse(&e))?;
+        let policy = rules
+            .policies
+            .get(&checked.header.chaincode)
+            .ok_or_else(|| {
+                Status::not_found(format!("unknown chaincode '{}'", checked.header.chaincode))
+            })?
+            .clone();
+        let mut available: Vec<String> = self.p.peers_by_org.keys().cloned().collect();
+        available.push(self.p.msp_id.clone());
+        available.sort();
+        available.dedup();
+        let mut failed: HashSet<String> = HashSet::new();
+        let mut failures: Vec<String> = Vec::new();
+        loop {
+            let candidates: Vec<String> = available
+                .iter()
+                .filter(|o| !failed.contains(*o))
+                .cloned()
+                .collect();
+            let Some(orgs) = policy.pick_orgs(&[self.p.msp_id.clone()], &candidates) else {
+                return Err(Status::unavailable(format!(
+                    "cannot satisfy endorsement policy {policy} with reachable peers; failures: {}",
+                    if failures.is_empty() {
+                        "none".to_string()
+                    } else {
+                        failures.join("; ")
+                    }
+                )));
+            };
+            let results = join_all(orgs.iter().map(|o| self.endorse_at(o, &signed))).await;
+            let mut endorsements = Vec::new();
+            let mut payload: Option<Vec<u8>> = None;
+            let mut result = None;
+            let mut retry = false;
+            for (org, r) in orgs.iter().zip(results) {
+                match r {
+                    Err(s)
+                        if s.code() == GrpcCode::Unavailable
+                            || s.code() == GrpcCode::DeadlineExceeded =>
+                    {
+                        failed.insert(org.clone());
+                        failures.push(format!("{org}: {}", s.message()));
+                        retry = true;
+                    }
+                    Err(s) => return Err(s),
+                    Ok(resp) => {
+                        let response = resp.response.clone().unwrap_or_default();
+                        if response.status != 200 {
+                            return Err(chaincode_failure(org, &response));
+                        }
+                        let Some(e) = resp.endorsement else {
+                            return Err(Status::internal(format!(
+                                "peer of {org} returned no endorsement"
+                            )));
+                        };
+                        match &payload {
+                            None => payload = Some(resp.payload),
+                            Some(p) if *p != resp.payload => {
+                                return Err(Status::aborted(format!(
+                                    "endorsement results differ between peers ({} and {org}): \
+                                     their world states or the chaincode disagree",
+                                    orgs[0]
+                                )))
+                            }
+                            Some(_) => {}
+                        }
+                        endorsements.push(e);
+                        result = Some(response);
+                    }
+                }
+            }
+            if retry {
+                continue;
+            }
+            let tx = Transaction {
+                header: checked.header_bytes.clone(),
+                input: checked.input_bytes.clone(),
+                response_payload: payload.unwrap_or_default(),
+                endorsements,
+            };
+            return Ok(Response::new(EndorseResponse {
+                prepared_transaction: tx.encode_to_vec(),
+                result,
+                endorsing_orgs: orgs,
+            }));
+        }
+    }
+
+    async fn submit(
+        &self,
+        req: Request<SubmitRequest>,
+    ) -> Result<Response<SubmitResponse>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let env = req
+            .into_inner()
+            .envelope
+            .ok_or_else(|| Status::invalid_argument("missing envelope"))?;
+        if self.p.orderers.is_empty() {
+            return Err(Status::unavailable(
+                "ordering service unavailable: no orderers configured",
+            ));
+        }
+        let n = self.p.orderers.len();
+        let start = self.next_orderer.fetch_add(1, Ordering::Relaxed);
+        let mut last = Status::unavailable("ordering service unavailable");
+        for i in 0..n {
+            let ep = &self.p.orderers[(start + i) % n];
+            let ch = match self.p.dialer.channel(ep) {
+                Ok(c) => c,
+                Err(e) => {
+                    last = Status::unavailable(format!("ordering service unavailable: {e}"));
+                    continue;
+                }
+            };
+            let mut client = AtomicBroadcastClient::new(ch);
+            let mut r = Request::new(env.clone());
+            r.set_timeout(SUBMIT_TIMEOUT);
+            match client.broadcast(r).await {
+                Ok(resp) => {
+                    return Ok(Response::new(SubmitResponse {
+                        block_number: resp.into_inner().block_number,
+                    }))
+                }
+                // A leader change is reported, not retried: the old block may
+                // still commit, and the client decides whether to resubmit.
+                Err(s) if s.message().contains("leadership changed") => return Err(s),
+                Err(s) if status::is_transient(&s) => {
+                    tracing::info!(orderer = %ep, error = %s, "orderer unavailable; trying the next");
+                    last = if s.message().starts_with("ordering service unavailable") {
+                        Status::unavailable(s.message().to_string())
+                    } else {
+                        Status::unavailable(format!(
+                            "ordering service unavailable: {ep}: {}",
+                            s.message()
+                        ))
+                    };
+                }
+                Err(s) => return Err(s),
+            }
+        }
+        Err(last)
+    }
+
+    async fn commit_status(
+        &self,
+        req: Request<CommitStatusRequest>,
+    ) -> Result<Response<CommitStatusResponse>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let r = req.into_inner();
+        let wait = if r.timeout_ms == 0 {
+            COMMIT_WAIT
+        } else {
+            Duration::from_millis(r.timeout_ms.min(600_000))
+        };
+        let rec = self.wait_committed(&r.tx_id, wait).await?;
+        Ok(Response::new(CommitStatusResponse {
+            code: rec.code,
+            block_number: rec.block,
+        }))
+    }
+
+    type BlockEventsStream = ReceiverStream<Result<CommittedBlock, Status>>;
+
+    async fn block_events(
+        &self,
+        req: Request<BlockEventsRequest>,
+    ) -> Result<Response<Self::BlockEventsStream>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let mut next = req.into_inner().start_block;
+        let (tx, rx) = mpsc::channel(16);
+        let ledger = self.p.ledger.clone();
+        let mut height = self.p.height.clone();
+        tokio::spawn(async move {
+            loop {
+                let h = *height.borrow_and_update();
+                while next < h {
+                    let item = match ledger.block(next) {
+                        Ok(Some(b)) => Ok(b),
+                        Ok(None) => Err(Status::internal(format!("block {next} missing"))),
+                        Err(e) => Err(Status::internal(e.to_string())),
+                    };
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        return;
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    c = height.changed() => if c.is_err() { return },
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn get_block(
+        &self,
+        req: Request<GetBlockRequest>,
+    ) -> Result<Response<CommittedBlock>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let n = req.into_inner().number;
+        match self
+            .p
+            .ledger
+            .block(n)
+            .map_err(|e| Status::internal(e.to_string()))?
+        {
+            Some(b) => Ok(Response::new(b)),
+            None => Err(Status::not_found(format!(
+                "block {n} not committed (height is {})",
+                self.p.ledger.height()
+            ))),
+        }
+    }
+
+    async fn get_transaction(
+        &self,
+        req: Request<GetTransactionRequest>,
+    ) -> Result<Response<TransactionInfo>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let tx_id = req.into_inner().tx_id;
+        let rec = self
+            .p
+            .ledger
+            .tx(&tx_id)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| Status::not_found(format!("transaction {tx_id} not found")))?;
+        let envelope = self
+            .p
+            .ledger
+            .block(rec.block)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .and_then(|b| b.block)
+            .and_then(|b| b.data.get(rec.tx_num as usize).cloned())
+            .unwrap_or_default();
+        Ok(Response::new(TransactionInfo {
+            tx_id,
+            block_number: rec.block,
+            tx_number: rec.tx_num,
+            code: codes::from_i32(rec.code) as i32,
+            envelope,
+        }))
+    }
+
+    async fn peer_status(
+        &self,
+        req: Request<PeerStatusRequest>,
+    ) -> Result<Response<PeerStatusResponse>, Status> {
+        caller(&req, &self.p.msp, CLIENT_ROLES)?;
+        let l = &self.p.ledger;
+        let err = |e: crate::ledger::LedgerError| Status::internal(e.to_string());
+        Ok(Response::new(PeerStatusResponse {
+            msp_id: self.p.msp_id.clone(),
+            name: self.p.name.clone(),
+            height: l.height(),
+            last_block_hash: l
+                .last_hash()
+                .map_err(err)?
+                .map(|h| h.to_vec())
+                .unwrap_or_default(),
+            state_hash: l.state_hash().map_err(err)?.to_vec(),
+        }))
+    }
+}
+
+/// Peer-to-peer endorsement: only peers (other orgs' gateways) may call.
+pub struct PeerEndorser {
+    endorser: Arc<Endorser>,
+    msp: Arc<Msp>,
+}
+
+#[tonic::async_trait]
+impl EndorserRpc for PeerEndorser {
+    async fn process_proposal(
+        &self,
+        req: Request<SignedProposal>,
+    ) -> Result<Response<ProposalResponse>, Status> {
+        caller(&req, &self.msp, &[Role::Peer])?;
+        self.endorser
+            .process(req.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(|e| status::endorse(&e))
+    }
+}

@@ -1,0 +1,257 @@
+//! The channel's membership service: which certificates belong to which
+//! member org, in which role.
+
+use super::cert::{self, CertError, PublicKey};
+use super::Role;
+use consort_proto::{ChannelConfig, SerializedIdentity};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// Why an identity is not accepted as a channel member.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum MspError {
+    /// The serialized identity does not decode.
+    #[error("malformed identity: {0}")]
+    Malformed(String),
+    /// The MSP ID is not a member of the channel.
+    #[error("unknown organisation '{0}'")]
+    UnknownOrg(String),
+    /// The certificate was not issued by the named org's CA.
+    #[error("certificate of '{subject}' is not issued by a CA of {msp_id}")]
+    NotIssuedByOrg {
+        /// The claimed org.
+        msp_id: String,
+        /// The certificate's subject CN.
+        subject: String,
+    },
+    /// The certificate's serial is on the org's revocation list.
+    #[error("certificate of '{subject}' ({msp_id}) is revoked")]
+    Revoked {
+        /// The org.
+        msp_id: String,
+        /// The certificate's subject CN.
+        subject: String,
+    },
+    /// The certificate has no role OU.
+    #[error("certificate of '{0}' carries no role (OU admin, peer, orderer or client)")]
+    NoRole(String),
+    /// The certificate is a CA certificate, not a member's.
+    #[error("certificate of '{0}' is a CA certificate")]
+    IsCa(String),
+    /// The certificate is outside its validity period.
+    #[error("certificate of '{subject}' is not valid now (valid {not_before}..{not_after})")]
+    Expired {
+        /// The certificate's subject CN.
+        subject: String,
+        /// Start of validity, Unix seconds.
+        not_before: i64,
+        /// End of validity, Unix seconds.
+        not_after: i64,
+    },
+    /// The certificate does not parse.
+    #[error(transparent)]
+    Cert(#[from] CertError),
+}
+
+/// A validated member identity.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The org.
+    pub msp_id: String,
+    /// The role from the certificate.
+    pub role: Role,
+    /// Subject common name.
+    pub subject: String,
+    /// The certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// The key that verifies its signatures.
+    pub public_key: PublicKey,
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// End of validity, Unix seconds.
+    pub not_after: i64,
+}
+
+impl Identity {
+    /// Verifies this identity's signature over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), CertError> {
+        self.public_key.verify(message, signature)
+    }
+
+    /// Errors unless `now` (Unix seconds) is inside the validity period.
+    pub fn check_valid_at(&self, now: i64) -> Result<(), MspError> {
+        if now < self.not_before || now > self.not_after {
+            return Err(MspError::Expired {
+                subject: self.subject.clone(),
+                not_before: self.not_before,
+                not_after: self.not_after,
+            });
+        }
+        Ok(())
+    }
+
+    /// The policy-language view of this signer.
+    pub fn signer(&self) -> crate::policy::Signer {
+        crate::policy::Signer {
+            msp_id: self.msp_id.clone(),
+            role: self.role.signer_role(),
+        }
+    }
+}
+
+struct Org {
+    ca_certs: Vec<Vec<u8>>,
+    revoked: HashSet<Vec<u8>>,
+}
+
+/// Cache capacity; beyond it the cache starts over (identities are few).
+const CACHE_CAP: usize = 4096;
+
+/// The member orgs of a channel, with a cache of validated identities so a
+/// certificate is parsed and chain-checked once, not per signature.
+pub struct Msp {
+    orgs: HashMap<String, Org>,
+    cache: Mutex<HashMap<[u8; 32], Result<Arc<Identity>, MspError>>>,
+}
+
+impl std::fmt::Debug for Msp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Msp")
+            .field("orgs", &self.msp_ids())
+            .finish()
+    }
+}
+
+impl Msp {
+    /// Builds the MSP from a channel config.
+    pub fn from_config(config: &ChannelConfig) -> Self {
+        let orgs = config
+            .orgs
+            .iter()
+            .map(|o| {
+                (
+                    o.msp_id.clone(),
+                    Org {
+                        ca_certs: o.ca_certs.clone(),
+                        revoked: o.revoked_serials.iter().cloned().collect(),
+                    },
+                )
+            })
+            .collect();
+        Msp {
+            orgs,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The member MSP IDs, sorted.
+    pub fn msp_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.orgs.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every member org's CA certificates, DER.
+    pub fn all_ca_certs(&self) -> Vec<Vec<u8>> {
+        let mut ids = self.msp_ids();
+        ids.dedup();
+        ids.iter()
+            .filter_map(|id| self.orgs.get(id))
+            .flat_map(|o| o.ca_certs.iter().cloned())
+            .collect()
+    }
+
+    /// Validates an encoded `SerializedIdentity` (cached by its hash).
+    pub fn validate(&self, serialized: &[u8]) -> Result<Arc<Identity>, MspError> {
+        let key: [u8; 32] = Sha256::digest(serialized).into();
+        if let Some(hit) = self.cached(&key) {
+            return hit;
+        }
+        let result = SerializedIdentity::decode(serialized)
+            .map_err(|e| MspError::Malformed(e.to_string()))
+            .and_then(|id| self.validate_uncached(&id.msp_id, &id.cert_der))
+            .map(Arc::new);
+        self.store(key, result.clone());
+        result
+    }
+
+    /// Finds the member org that issued a DER certificate (for TLS peers),
+    /// and validates it as that org's identity.
+    pub fn identify_cert(&self, cert_der: &[u8]) -> Result<Arc<Identity>, MspError> {
+        let mut key: [u8; 32] = Sha256::digest(cert_der).into();
+        key[0] ^= 0xff; // keep apart from serialized-identity keys
+        if let Some(hit) = self.cached(&key) {
+            return hit;
+        }
+        let info = cert::parse(cert_der)?;
+        let owner = self
+            .orgs
+            .iter()
+            .find(|(_, org)| org.ca_certs.iter().any(|ca| cert::issued_by(cert_der, ca)))
+            .map(|(id, _)| id.clone());
+        let result = match owner {
+            Some(msp_id) => self.validate_uncached(&msp_id, cert_der).map(Arc::new),
+            None => Err(MspError::UnknownOrg(
+                info.organization.unwrap_or_else(|| info.subject_cn.clone()),
+            )),
+        };
+        self.store(key, result.clone());
+        result
+    }
+
+    /// True when a certificate serial is revoked by any member org.
+    pub fn is_revoked_serial(&self, serial: &[u8]) -> bool {
+        self.orgs.values().any(|o| o.revoked.contains(serial))
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<Result<Arc<Identity>, MspError>> {
+        // Short critical section, no await inside.
+        self.cache.lock().ok().and_then(|c| c.get(key).cloned())
+    }
+
+    fn store(&self, key: [u8; 32], value: Result<Arc<Identity>, MspError>) {
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= CACHE_CAP {
+                c.clear();
+            }
+            c.insert(key, value);
+        }
+    }
+
+    fn validate_uncached(&self, msp_id: &str, cert_der: &[u8]) -> Result<Identity, MspError> {
+        let org = self
+            .orgs
+            .get(msp_id)
+            .ok_or_else(|| MspError::UnknownOrg(msp_id.to_string()))?;
+        let info = cert::parse(cert_der)?;
+        if info.is_ca {
+            return Err(MspError::IsCa(info.subject_cn));
+        }
+        if !org.ca_certs.iter().any(|ca| cert::issued_by(cert_der, ca)) {
+            return Err(MspError::NotIssuedByOrg {
+                msp_id: msp_id.to_string(),
+                subject: info.subject_cn,
+            });
+        }
+        if org.revoked.contains(&info.serial) {
+            return Err(MspError::Revoked {
+                msp_id: msp_id.to_string(),
+                subject: info.subject_cn,
+            });
+        }
+        let role = info
+            .role
+            .ok_or_else(|| MspError::NoRole(info.subject_cn.clone()))?;
+        Ok(Identity {
+            msp_id: msp_id.to_string(),
+            role,
+            subject: info.subject_cn,
+            cert_der: cert_der.to_vec(),
+            public_key: info.public_key,
+            not_before: info.not_before,
+            not_after: info.not_after,
+        })
+    }
+}

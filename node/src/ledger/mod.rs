@@ -1,0 +1,426 @@
+//! The peer's ledger in RocksDB: block store, versioned world state,
+//! per-key history, transaction index. Each block's effects are one atomic,
+//! synced write batch, so a crash leaves either the whole block or none of it.
+
+pub mod keys;
+pub mod verify;
+
+use crate::block::Hash;
+use consort_proto::{CommittedBlock, TxValidationCode, Version};
+use keys::*;
+use prost::Message;
+use rocksdb::{
+    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a ledger operation was doing when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerOp {
+    /// Opening the database.
+    Open,
+    /// Reading.
+    Read,
+    /// Writing a block's batch.
+    Commit,
+}
+
+/// A ledger failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// RocksDB failed.
+    #[error("ledger {op:?} failed: {source}")]
+    Db {
+        /// The operation.
+        op: LedgerOp,
+        /// RocksDB's error.
+        source: rocksdb::Error,
+    },
+    /// A stored record does not decode: the database is damaged.
+    #[error("corrupt ledger record in '{cf}': {detail}")]
+    Corrupt {
+        /// Column family.
+        cf: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A block was committed out of order.
+    #[error("cannot commit block {got}: ledger height is {height}")]
+    OutOfOrder {
+        /// Current height.
+        height: u64,
+        /// Block offered.
+        got: u64,
+    },
+}
+
+fn db_err(op: LedgerOp) -> impl FnOnce(rocksdb::Error) -> LedgerError {
+    move |source| LedgerError::Db { op, source }
+}
+
+/// One key's change made by a valid transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateWrite {
+    /// The chaincode namespace.
+    pub namespace: String,
+    /// The key.
+    pub key: String,
+    /// New value, or `None` to delete.
+    pub value: Option<Vec<u8>>,
+    /// Index of the writing transaction in its block.
+    pub tx_num: u64,
+    /// The writing transaction's ID.
+    pub tx_id: String,
+}
+
+/// Everything one block changes, applied in one batch.
+#[derive(Debug, Clone)]
+pub struct BlockUpdate {
+    /// The block with its validation codes.
+    pub block: CommittedBlock,
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// Its timestamp (ms).
+    pub timestamp_ms: i64,
+    /// Writes of valid transactions, in order.
+    pub writes: Vec<StateWrite>,
+    /// Every transaction with an ID: (ID, index, code). The first occurrence of an ID wins.
+    pub txs: Vec<(String, u64, TxValidationCode)>,
+}
+
+/// A value read from world state with the version that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionedValue {
+    /// The version.
+    pub version: Version,
+    /// The bytes.
+    pub value: Vec<u8>,
+}
+
+/// A peer's ledger for one channel.
+pub struct Ledger {
+    db: DB,
+    height: AtomicU64,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("height", &self.height())
+            .finish()
+    }
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err(LedgerOp::Open))?;
+        let ledger = Ledger {
+            db,
+            height: AtomicU64::new(0),
+        };
+        let h = ledger.read_height()?;
+        ledger.height.store(h, Ordering::SeqCst);
+        Ok(ledger)
+    }
+
+    fn cf(&self, name: &'static str) -> &rocksdb::ColumnFamily {
+        // The column families are created at open; their absence is a bug.
+        #[allow(clippy::expect_used)]
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
+    }
+
+    fn read_height(&self) -> Result<u64, LedgerError> {
+        match self
+            .db
+            .get_cf(self.cf(CF_META), META_HEIGHT)
+            .map_err(db_err(LedgerOp::Read))?
+        {
+            None => Ok(0),
+            Some(raw) => raw
+                .as_slice()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| LedgerError::Corrupt {
+                    cf: CF_META,
+                    detail: "height is not 8 bytes".into(),
+                }),
+        }
+    }
+
+    /// Number of committed blocks (= the next block's number).
+    pub fn height(&self) -> u64 {
+        self.height.load(Ordering::SeqCst)
+    }
+
+    /// Hash of the last committed block, if any.
+    pub fn last_hash(&self) -> Result<Option<Hash>, LedgerError> {
+        match self
+            .db
+            .get_cf(self.cf(CF_META), META_LAST_HASH)
+            .map_err(db_err(LedgerOp::Read))?
+        {
+            None => Ok(None),
+            Some(raw) => raw
+                .as_slice()
+                .try_into()
+                .map(Some)
+                .map_err(|_| LedgerError::Corrupt {
+                    cf: CF_META,
+                    detail: "last hash is not 32 bytes".into(),
+                }),
+        }
+    }
+
+    /// A committed block.
+    pub fn block(&self, number: u64) -> Result<Option<CommittedBlock>, LedgerError> {
+        let Some(raw) = self
+            .db
+            .get_cf(self.cf(CF_BLOCKS), block_key(number))
+            .map_err(db_err(LedgerOp::Read))?
+        else {
+            return Ok(None);
+        };
+        CommittedBlock::decode(raw.as_slice())
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt {
+                cf: CF_BLOCKS,
+                detail: format!("block {number}: {e}"),
+            })
+    }
+
+    /// A key's current value and version.
+    pub fn get_state(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<VersionedValue>, LedgerError> {
+        let Some(raw) = self
+            .db
+            .get_cf(self.cf(CF_STATE), state_key(namespace, key))
+            .map_err(db_err(LedgerOp::Read))?
+        else {
+            return Ok(None);
+        };
+        let (version, value) = decode_state_value(&raw).ok_or_else(|| LedgerError::Corrupt {
+            cf: CF_STATE,
+            detail: format!("{namespace}/{key}: short value"),
+        })?;
+        Ok(Some(VersionedValue {
+            version,
+            value: value.to_vec(),
+        }))
+    }
+
+    /// A key's current version.
+    pub fn get_version(&self, namespace: &str, key: &str) -> Result<Option<Version>, LedgerError> {
+        Ok(self.get_state(namespace, key)?.map(|v| v.version))
+    }
+
+    /// Where a committed transaction is, and its validation code.
+    pub fn tx(&self, tx_id: &str) -> Result<Option<TxRecord>, LedgerError> {
+        let Some(raw) = self
+            .db
+            .get_cf(self.cf(CF_TXINDEX), tx_id.as_bytes())
+            .map_err(db_err(LedgerOp::Read))?
+        else {
+            return Ok(None);
+        };
+        bincode::deserialize(&raw)
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt {
+                cf: CF_TXINDEX,
+                detail: format!("{tx_id}: {e}"),
+            })
+    }
+
+    /// The history of a key, oldest first.
+    pub fn history(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Vec<(Version, HistoryRecord)>, LedgerError> {
+        let mut prefix = state_key(namespace, key);
+        prefix.push(0);
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_HISTORY),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item.map_err(db_err(LedgerOp::Read))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let corrupt = |detail: String| LedgerError::Corrupt {
+                cf: CF_HISTORY,
+                detail,
+            };
+            let suffix = &k[prefix.len()..];
+            if suffix.len() != 16 {
+                return Err(corrupt(format!("{namespace}/{key}: bad history key")));
+            }
+            let version = Version {
+                block_num: u64::from_be_bytes(
+                    suffix[..8].try_into().map_err(|_| corrupt("key".into()))?,
+                ),
+                tx_num: u64::from_be_bytes(
+                    suffix[8..].try_into().map_err(|_| corrupt("key".into()))?,
+                ),
+            };
+            let rec: HistoryRecord =
+                bincode::deserialize(&v).map_err(|e| corrupt(e.to_string()))?;
+            out.push((version, rec));
+        }
+        Ok(out)
+    }
+
+    /// Applies one block's effects in a single synced write batch.
+    pub fn commit(&self, update: &BlockUpdate) -> Result<(), LedgerError> {
+        let height = self.height();
+        if update.number != height {
+            return Err(LedgerError::OutOfOrder {
+                height,
+                got: update.number,
+            });
+        }
+        let batch = self.batch_for(update)?;
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db
+            .write_opt(batch, &wo)
+            .map_err(db_err(LedgerOp::Commit))?;
+        self.height.store(update.number + 1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Builds the write batch for a block without writing it.
+    pub fn batch_for(&self, update: &BlockUpdate) -> Result<WriteBatch, LedgerError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_BLOCKS),
+            block_key(update.number),
+            update.block.encode_to_vec(),
+        );
+        for w in &update.writes {
+            let version = Version {
+                block_num: update.number,
+                tx_num: w.tx_num,
+            };
+            let sk = state_key(&w.namespace, &w.key);
+            match &w.value {
+                Some(v) => batch.put_cf(self.cf(CF_STATE), &sk, encode_state_value(&version, v)),
+                None => batch.delete_cf(self.cf(CF_STATE), &sk),
+            }
+            let rec = HistoryRecord {
+                tx_id: w.tx_id.clone(),
+                is_delete: w.value.is_none(),
+                value: w.value.clone().unwrap_or_default(),
+                timestamp_ms: update.timestamp_ms,
+            };
+            let encoded = bincode::serialize(&rec).map_err(|e| LedgerError::Corrupt {
+                cf: CF_HISTORY,
+                detail: e.to_string(),
+            })?;
+            batch.put_cf(
+                self.cf(CF_HISTORY),
+                history_key(&w.namespace, &w.key, &version),
+                encoded,
+            );
+        }
+        let mut indexed = std::collections::HashSet::new();
+        for (tx_id, tx_num, code) in &update.txs {
+            if !indexed.insert(tx_id.as_str()) || self.tx(tx_id)?.is_some() {
+                continue; // a duplicate keeps pointing at the original
+            }
+            let rec = TxRecord {
+                block: update.number,
+                tx_num: *tx_num,
+                code: *code as i32,
+            };
+            let encoded = bincode::serialize(&rec).map_err(|e| LedgerError::Corrupt {
+                cf: CF_TXINDEX,
+                detail: e.to_string(),
+            })?;
+            batch.put_cf(self.cf(CF_TXINDEX), tx_id.as_bytes(), encoded);
+        }
+        batch.put_cf(
+            self.cf(CF_META),
+            META_HEIGHT,
+            (update.number + 1).to_be_bytes(),
+        );
+        batch.put_cf(self.cf(CF_META), META_LAST_HASH, update.hash);
+        Ok(batch)
+    }
+
+    /// SHA-256 over every state entry (key, version, value) in key order:
+    /// equal on two peers exactly when their world states are equal.
+    pub fn state_hash(&self) -> Result<Hash, LedgerError> {
+        let mut h = Sha256::new();
+        for item in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
+            let (k, v) = item.map_err(db_err(LedgerOp::Read))?;
+            h.update((k.len() as u64).to_be_bytes());
+            h.update(&k);
+            h.update((v.len() as u64).to_be_bytes());
+            h.update(&v);
+        }
+        Ok(h.finalize().into())
+    }
+
+    /// Every state entry of a namespace as (key, version, value), in key order.
+    pub fn scan_namespace(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<(String, VersionedValue)>, LedgerError> {
+        let prefix = state_key(namespace, "");
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_STATE),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item.map_err(db_err(LedgerOp::Read))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let Some((_, key)) = split_state_key(&k) else {
+                continue;
+            };
+            let (version, value) = decode_state_value(&v).ok_or_else(|| LedgerError::Corrupt {
+                cf: CF_STATE,
+                detail: format!("{namespace}/{key}: short value"),
+            })?;
+            out.push((
+                key.to_string(),
+                VersionedValue {
+                    version,
+                    value: value.to_vec(),
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Every state entry as raw (key, value) pairs, in key order.
+    pub fn raw_state(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+        self.db
+            .iterator_cf(self.cf(CF_STATE), IteratorMode::Start)
+            .map(|item| {
+                item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(db_err(LedgerOp::Read))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,34 @@
+//! Consort: a permissioned, Raft-ordered consortium blockchain.
+//!
+//! The transaction flow runs through these modules:
+//! - [`client`] builds and signs a proposal;
+//! - [`gateway`] collects endorsements from peers of enough orgs;
+//! - [`endorsement`] simulates the chaincode ([`chaincode_host`]) and signs the result;
+//! - [`ordering`] cuts transactions into blocks through an openraft cluster;
+//! - [`peer`] receives blocks, [`validation`] checks them, [`ledger`] commits them to RocksDB.
+//!
+//! [`identity`] (certificates, membership, TLS) and [`transport`] (gRPC over
+//! mutual TLS) carry all of it; [`config`] and [`node`] start a node;
+//! [`cryptogen`], [`localnet`] and [`demo`] make and run networks.
+#![warn(missing_docs)]
+
+pub mod block;
+pub mod chaincode_host;
+pub mod client;
+pub mod config;
+pub mod cryptogen;
+pub mod demo;
+pub mod endorsement;
+pub mod gateway;
+pub mod identity;
+pub mod ledger;
+pub mod localnet;
+pub mod node;
+pub mod ordering;
+pub mod peer;
+pub mod policy;
+pub mod transport;
+pub mod validation;
+
+#[cfg(test)]
+pub(crate) mod testkit;

@@ -1,0 +1,466 @@
+//! The `consort` binary: node, CLI and demo.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use consort::client::{Client, ClientError};
+use consort::config::{ClientProfile, NetworkSpec, NodeConfig};
+use consort::validation::codes;
+use consort_proto::{Envelope, ProposalHeader, Transaction, TxValidationCode};
+use prost::Message;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "consort",
+    version,
+    about = "Consort: a permissioned, Raft-ordered consortium blockchain"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Certificates, keys and genesis configuration.
+    #[command(subcommand)]
+    Crypto(CryptoCmd),
+    /// Run a node.
+    #[command(subcommand)]
+    Node(NodeCmd),
+    /// Start a local three-org network and run a scripted story of transactions.
+    Demo {
+        /// Directory for the network (replaced on every run).
+        #[arg(long, default_value = "demo-data")]
+        dir: PathBuf,
+        /// First port; the network uses six from here.
+        #[arg(long, default_value_t = 7050)]
+        base_port: u16,
+        /// Exit after the story (0 only if every step had its expected outcome).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Endorse, order and commit a transaction.
+    Invoke(CallArgs),
+    /// Evaluate a query on one peer.
+    Query(CallArgs),
+    /// Read committed blocks.
+    #[command(subcommand)]
+    Block(BlockCmd),
+    /// Read committed transactions.
+    #[command(subcommand)]
+    Tx(TxCmd),
+    /// Offline ledger tools.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+    /// Show the gateway peer's height and hashes.
+    Status {
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Subcommand)]
+enum CryptoCmd {
+    /// Generate CAs, certificates, keys, node configs, client profiles and the genesis block.
+    Generate {
+        /// Network description (TOML); see `consort crypto sample-spec`.
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the three-org network description used by the demo.
+    SampleSpec {
+        /// First port.
+        #[arg(long, default_value_t = 7050)]
+        base_port: u16,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodeCmd {
+    /// Start a node from its config file.
+    Start {
+        /// The node's config file (settings can be overridden by CONSORT_<FIELD> variables).
+        #[arg(long, env = "CONSORT_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct Conn {
+    /// Client profile (identity, genesis block, gateway).
+    #[arg(long, env = "CONSORT_PROFILE")]
+    profile: PathBuf,
+    /// Gateway host:port, overriding the profile's.
+    #[arg(long)]
+    gateway: Option<String>,
+}
+
+#[derive(Args)]
+struct CallArgs {
+    #[command(flatten)]
+    conn: Conn,
+    /// Chaincode name.
+    chaincode: String,
+    /// Function.
+    function: String,
+    /// Arguments (strings).
+    args: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum BlockCmd {
+    /// Print one block with its transactions and validation codes.
+    Get {
+        /// Block number.
+        number: u64,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Subcommand)]
+enum TxCmd {
+    /// Print one transaction.
+    Get {
+        /// Transaction ID.
+        tx_id: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCmd {
+    /// Verify a stopped peer's ledger: hash chain, signatures, validation, state.
+    Verify {
+        /// The peer's data directory (holding `ledger/`).
+        data_dir: PathBuf,
+        /// The channel's genesis block.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
+}
+
+fn init_logging(default: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn connect(conn: &Conn) -> Result<Client> {
+    let mut profile = ClientProfile::load(&conn.profile)?;
+    if let Some(g) = &conn.gateway {
+        profile.gateway = g.clone();
+    }
+    Ok(Client::connect(&profile).await?)
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match cli.command {
+        Command::Node(NodeCmd::Start { config }) => {
+            let cfg = NodeConfig::load(&config)?;
+            init_logging(
+                "info",
+                cfg.log_format == consort::config::node::LogFormat::Json,
+            );
+            consort::node::run(cfg, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crypto(CryptoCmd::Generate { spec, out }) => {
+            init_logging("warn", false);
+            let spec = match spec {
+                Some(p) => NetworkSpec::load(&p)?,
+                None => NetworkSpec::three_orgs(7050),
+            };
+            let net = consort::cryptogen::generate(&spec, &out)?;
+            println!("genesis block: {}", net.genesis.display());
+            for n in &net.nodes {
+                println!(
+                    "{:?} {:<18} {:<10} {}  config {}",
+                    n.role,
+                    n.name,
+                    n.msp_id,
+                    n.endpoint,
+                    n.config.display()
+                );
+            }
+            for u in &net.users {
+                println!(
+                    "{:<8} {:<8} {:<10} profile {}",
+                    u.role.to_string(),
+                    u.name,
+                    u.msp_id,
+                    u.profile.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crypto(CryptoCmd::SampleSpec { base_port }) => {
+            print!("{}", toml::to_string(&NetworkSpec::three_orgs(base_port))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            dir,
+            base_port,
+            once,
+        } => {
+            init_logging("warn", false);
+            let exe = std::env::current_exe().context("locating the consort binary")?;
+            println!(
+                "starting a three-org network in {} (ports {}..{})",
+                dir.display(),
+                base_port,
+                base_port + 5
+            );
+            let mut net = consort::demo::start_network(&dir, base_port, &exe).await?;
+            println!("network ready: 3 orderers (Raft), 3 peers; node logs in {}/orgs/*/nodes/*/node.log\n", dir.display());
+            let outcome = consort::demo::run_story(&net).await;
+            match &outcome {
+                Ok(()) => println!("\nevery step had its expected outcome"),
+                Err(e) => eprintln!("\ndemo failed: {e}"),
+            }
+            if !once {
+                println!(
+                    "\nserving; gateways: {}",
+                    net.nodes_of(consort::config::NodeRole::Peer)
+                        .iter()
+                        .map(|n| n.endpoint.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                println!("try: consort query --profile {}/orgs/Org1MSP/users/user1/client.toml token balance GOLD alice", dir.display());
+                println!("press Ctrl-C to stop");
+                shutdown_signal().await;
+            }
+            net.stop_all();
+            Ok(if outcome.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Invoke(call) => {
+            init_logging("warn", false);
+            let client = connect(&call.conn).await?;
+            let args: Vec<Vec<u8>> = call.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            let endorsed = client
+                .endorse(&call.chaincode, &call.function, &args)
+                .await
+                .map_err(explain)?;
+            let block = client.submit(&endorsed).await.map_err(explain)?;
+            let (code, committed) = client
+                .commit_status(&endorsed.tx_id, Duration::from_secs(60))
+                .await
+                .map_err(explain)?;
+            println!(
+                "tx {} ordered in block {block}, committed in block {committed}: {}",
+                endorsed.tx_id,
+                code.as_str_name()
+            );
+            if code == TxValidationCode::Valid {
+                println!("{}", String::from_utf8_lossy(&endorsed.result));
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("transaction invalid: {}", codes::describe(code));
+                Ok(ExitCode::from(2))
+            }
+        }
+        Command::Query(call) => {
+            init_logging("warn", false);
+            let client = connect(&call.conn).await?;
+            let args: Vec<Vec<u8>> = call.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            let out = client
+                .evaluate(&call.chaincode, &call.function, &args)
+                .await
+                .map_err(explain)?;
+            println!("{}", String::from_utf8_lossy(&out));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { conn } => {
+            init_logging("warn", false);
+            let s = connect(&conn).await?.status().await.map_err(explain)?;
+            println!("peer {} ({})", s.name, s.msp_id);
+            println!("height      {}", s.height);
+            println!("last block  {}", hex::encode(&s.last_block_hash));
+            println!("state hash  {}", hex::encode(&s.state_hash));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Block(BlockCmd::Get { number, conn }) => {
+            init_logging("warn", false);
+            let client = connect(&conn).await?;
+            let b = client
+                .gateway()
+                .get_block(consort_proto::GetBlockRequest { number })
+                .await
+                .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+                .into_inner();
+            print_block(&b)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tx(TxCmd::Get { tx_id, conn }) => {
+            init_logging("warn", false);
+            let client = connect(&conn).await?;
+            let t = client
+                .gateway()
+                .get_transaction(consort_proto::GetTransactionRequest { tx_id })
+                .await
+                .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+                .into_inner();
+            let code = codes::from_i32(t.code);
+            println!("tx        {}", t.tx_id);
+            println!("block     {} (tx #{})", t.block_number, t.tx_number);
+            println!(
+                "code      {} ({})",
+                code.as_str_name(),
+                codes::describe(code)
+            );
+            print_envelope(&t.envelope, "          ");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ledger(LedgerCmd::Verify { data_dir, genesis }) => {
+            init_logging("warn", false);
+            let dir = if data_dir.join("ledger").is_dir() {
+                data_dir.join("ledger")
+            } else {
+                data_dir.clone()
+            };
+            if !dir.join("CURRENT").exists() {
+                bail!("{} holds no ledger", data_dir.display());
+            }
+            let (g, config) = consort::node::load_genesis(&genesis)?;
+            let msp = Arc::new(consort::identity::Msp::from_config(&config));
+            let rules = consort::node::channel_rules(&config, msp)?;
+            let ledger = consort::ledger::Ledger::open(&dir)?;
+            match consort::ledger::verify::verify(&ledger, &g, &rules) {
+                Ok(v) => {
+                    println!(
+                        "ledger verified: {} blocks, {} transactions ({} valid), {} state keys",
+                        v.height, v.transactions, v.valid, v.keys
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("ledger does NOT verify: {e}");
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
+    }
+}
+
+fn explain(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Chaincode(m) => anyhow::anyhow!("{m}"),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+fn print_envelope(raw: &[u8], indent: &str) {
+    let Ok(env) = Envelope::decode(raw) else {
+        println!("{indent}(undecodable envelope, {} bytes)", raw.len());
+        return;
+    };
+    let Ok(tx) = Transaction::decode(env.payload.as_slice()) else {
+        println!("{indent}(payload is not a transaction)");
+        return;
+    };
+    let header = ProposalHeader::decode(tx.header.as_slice()).unwrap_or_default();
+    let input = consort_proto::ChaincodeInput::decode(tx.input.as_slice()).unwrap_or_default();
+    let creator =
+        consort_proto::SerializedIdentity::decode(header.creator.as_slice()).unwrap_or_default();
+    let args: Vec<String> = input
+        .args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_string())
+        .collect();
+    println!(
+        "{indent}creator {} | {}.{}({})",
+        creator.msp_id,
+        header.chaincode,
+        input.function,
+        args.join(", ")
+    );
+    println!("{indent}endorsements {}", tx.endorsements.len());
+}
+
+fn print_block(b: &consort_proto::CommittedBlock) -> Result<()> {
+    let block = b.block.clone().unwrap_or_default();
+    let header = consort::block::decode_header(&block)?;
+    println!("block     {}", header.number);
+    println!(
+        "hash      {}",
+        hex::encode(consort::block::block_hash(&block))
+    );
+    println!("previous  {}", hex::encode(&header.previous_hash));
+    println!("data hash {}", hex::encode(&header.data_hash));
+    println!("channel   {}", header.channel_id);
+    if header.number == 0 {
+        println!("genesis block (channel config)");
+        return Ok(());
+    }
+    for (i, d) in block.data.iter().enumerate() {
+        let code = codes::from_i32(b.validation_codes.get(i).copied().unwrap_or(254));
+        let id = Envelope::decode(d.as_slice())
+            .ok()
+            .and_then(|e| Transaction::decode(e.payload.as_slice()).ok())
+            .and_then(|t| ProposalHeader::decode(t.header.as_slice()).ok())
+            .map(|h| h.tx_id)
+            .unwrap_or_else(|| "?".into());
+        println!("tx {i:>3}    {id}  {}", code.as_str_name());
+        print_envelope(d, "          ");
+    }
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! Starting a node from its config: identity, membership, the roles it
+//! runs, one mutual-TLS listener for all its services, and orderly shutdown.
+
+use crate::block;
+use crate::chaincode_host::ChaincodeRegistry;
+use crate::config::{NodeConfig, NodeRole};
+use crate::endorsement::Endorser;
+use crate::gateway::{GatewayParts, GatewayService};
+use crate::identity::{tls, Msp, SigningIdentity};
+use crate::ledger::Ledger;
+use crate::ordering::{Orderer, OrdererSettings};
+use crate::peer::{deliver, Committer};
+use crate::policy::Policy;
+use crate::transport::{self, Dialer};
+use crate::validation::ChannelRules;
+use consort_proto::atomic_broadcast_server::AtomicBroadcastServer;
+use consort_proto::{Block, ChannelConfig};
+use prost::Message;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Why a node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The genesis block is not valid.
+    #[error("genesis block {path}: {reason}")]
+    Genesis {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The node's own identity is unusable or not a channel member.
+    #[error("node identity: {0}")]
+    Identity(String),
+    /// A chaincode's endorsement policy does not parse.
+    #[error("chaincode '{name}': bad endorsement policy: {reason}")]
+    Policy {
+        /// The chaincode.
+        name: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// TLS setup failed.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The orderer failed to start.
+    #[error(transparent)]
+    Orderer(#[from] crate::ordering::OrdererStartError),
+    /// The ledger failed to open.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    /// The committer refused the ledger.
+    #[error(transparent)]
+    Commit(#[from] crate::peer::CommitError),
+    /// The server failed.
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+}
+
+/// Reads and checks a genesis block file.
+pub fn load_genesis(path: &Path) -> Result<(Block, ChannelConfig), NodeError> {
+    let bytes = std::fs::read(path).map_err(|source| NodeError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let genesis_err = |reason: String| NodeError::Genesis {
+        path: path.display().to_string(),
+        reason,
+    };
+    let b = Block::decode(bytes.as_slice()).map_err(|e| genesis_err(e.to_string()))?;
+    let config = block::genesis_config(&b).map_err(|e| genesis_err(e.to_string()))?;
+    Ok((b, config))
+}
+
+/// The validation rules of a channel config.
+pub fn channel_rules(config: &ChannelConfig, msp: Arc<Msp>) -> Result<ChannelRules, NodeError> {
+    let mut policies = HashMap::new();
+    for cc in &config.chaincodes {
+        let p: Policy =
+            cc.endorsement_policy
+                .parse()
+                .map_err(|e: crate::policy::PolicyError| NodeError::Policy {
+                    name: cc.name.clone(),
+                    reason: e.to_string(),
+                })?;
+        policies.insert(cc.name.clone(), Arc::new(p));
+    }
+    Ok(ChannelRules {
+        channel_id: config.channel_id.clone(),
+        msp,
+        policies,
+    })
+}
+
+/// Runs a node until `shutdown` resolves.
+pub async fn run(
+    cfg: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let (genesis, config) = load_genesis(&cfg.genesis)?;
+    let msp = Arc::new(Msp::from_config(&config));
+    let signer = Arc::new(
+        SigningIdentity::load(&cfg.msp_id, &cfg.cert, &cfg.key)
+            .map_err(|e| NodeError::Identity(e.to_string()))?,
+    );
+    let me = msp
+        .validate(signer.serialized())
+        .map_err(|e| NodeError::Identity(e.to_string()))?;
+    tracing::info!(node = %cfg.name, msp = %me.msp_id, role = %me.role, channel = %config.channel_id, "starting");
+    let dialer = Arc::new(Dialer::new(signer.clone(), msp.all_ca_certs()));
+    let server_tls = tls::server_config(&signer, msp.clone())?;
+    let max = config.max_message_bytes.max(64 * 1024) as usize;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let mut orderer = None;
+    if cfg.has(NodeRole::Orderer) {
+        let id = cfg.orderer_id.unwrap_or(0);
+        orderer = Some(
+            Orderer::start(OrdererSettings {
+                id,
+                data_dir: &cfg.data_dir,
+                config: &config,
+                genesis: &genesis,
+                signer: signer.clone(),
+                msp: msp.clone(),
+                dialer: dialer.clone(),
+            })
+            .await?,
+        );
+    }
+
+    let mut gateway = None;
+    let mut deliver_task = None;
+    if cfg.has(NodeRole::Peer) {
+        let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger"))?);
+        let rules = channel_rules(&config, msp.clone())?;
+        let committer = Arc::new(Committer::new(ledger.clone(), rules.clone(), &genesis)?);
+        let endorser = Arc::new(Endorser::new(
+            rules,
+            ledger.clone(),
+            ChaincodeRegistry::builtin(),
+            signer.clone(),
+            Duration::from_millis(cfg.chaincode_timeout_ms),
+        ));
+        let own_endpoints: Vec<&str> = config
+            .peers
+            .iter()
+            .filter(|p| p.name == cfg.name)
+            .map(|p| p.endpoint.as_str())
+            .collect();
+        let mut peers_by_org: HashMap<String, Vec<String>> = HashMap::new();
+        for p in &config.peers {
+            if !own_endpoints.contains(&p.endpoint.as_str()) && p.msp_id != cfg.msp_id {
+                peers_by_org
+                    .entry(p.msp_id.clone())
+                    .or_default()
+                    .push(p.endpoint.clone());
+            }
+        }
+        let orderers: Vec<String> = config.orderers.iter().map(|o| o.endpoint.clone()).collect();
+        // Prefer the own org's orderer for Deliver.
+        let first = config
+            .orderers
+            .iter()
+            .position(|o| o.msp_id == cfg.msp_id)
+            .unwrap_or(0);
+        deliver_task = Some(tokio::spawn(deliver::run(
+            committer.clone(),
+            dialer.clone(),
+            orderers.clone(),
+            first,
+            stop_rx.clone(),
+        )));
+        gateway = Some(GatewayService::new(GatewayParts {
+            name: cfg.name.clone(),
+            msp_id: cfg.msp_id.clone(),
+            endorser,
+            ledger,
+            msp: msp.clone(),
+            peers_by_org,
+            orderers,
+            dialer: dialer.clone(),
+            height: committer.height_watch(),
+            max_message_bytes: max,
+        }));
+    }
+
+    let router = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_optional_service(orderer.as_ref().map(|o| {
+            AtomicBroadcastServer::new(o.service.clone())
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(usize::MAX)
+        }))
+        .add_optional_service(orderer.as_ref().map(|o| o.service.raft_service()))
+        .add_optional_service(gateway.as_ref().map(|g| g.server()))
+        .add_optional_service(gateway.as_ref().map(|g| g.endorser_server()));
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: cfg.listen.clone(),
+            source,
+        })?;
+    tracing::info!(listen = %cfg.listen, "serving");
+    let served = transport::serve(listener, server_tls, router, shutdown).await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    if let Some(t) = deliver_task {
+        let _ = t.await;
+    }
+    if let Some(o) = orderer {
+        o.shutdown().await;
+    }
+    served?;
+    Ok(())
+}

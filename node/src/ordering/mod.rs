@@ -1,0 +1,176 @@
+//! The ordering service: an openraft cluster whose replicated entries are
+//! blocks. The leader's [`cutter`] batches submissions into signed blocks;
+//! the state machine ([`store::BlockMachine`]) accepts a block only if it
+//! extends the last applied one; [`service`] serves `Broadcast`, `Deliver`
+//! and the Raft RPCs.
+
+pub mod cutter;
+pub mod network;
+pub mod service;
+pub mod store;
+pub mod types;
+
+use crate::identity::{Msp, SigningIdentity};
+use crate::transport::Dialer;
+use consort_proto::{Block, ChannelConfig};
+use openraft::BasicNode;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub use types::{NodeId, Raft};
+
+/// Why a transaction was not ordered.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum OrderError {
+    /// No leader, no quorum, or the block could not be committed in time.
+    /// The transaction may be retried.
+    #[error("ordering service unavailable: {0}")]
+    Unavailable(String),
+    /// Leadership moved before the block committed; the transaction was not
+    /// acknowledged and may be resubmitted (a copy that did commit makes the
+    /// resubmission `DUPLICATE_TXID`, never a double spend).
+    #[error("ordering service unavailable: Raft leadership changed before the block committed; resubmit")]
+    LeaderChanged,
+    /// The envelope was refused (bad signature, unknown org, wrong channel, too large).
+    #[error("transaction refused: {0}")]
+    Refused(String),
+    /// An internal failure.
+    #[error("orderer internal error: {0}")]
+    Internal(String),
+}
+
+/// Why the orderer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OrdererStartError {
+    /// Opening RocksDB failed.
+    #[error("cannot open orderer database: {0}")]
+    Db(String),
+    /// openraft refused its config or failed to start.
+    #[error("Raft: {0}")]
+    Raft(String),
+    /// This node's ID is not in the channel's orderer list.
+    #[error("orderer id {0} is not in the channel config")]
+    NotMember(NodeId),
+}
+
+/// A running orderer.
+pub struct Orderer {
+    /// The Raft handle.
+    pub raft: Raft,
+    /// The gRPC services.
+    pub service: service::OrdererService,
+    cutter: tokio::task::JoinHandle<()>,
+}
+
+/// Everything an orderer needs to start.
+pub struct OrdererSettings<'a> {
+    /// Raft node ID.
+    pub id: NodeId,
+    /// Where its RocksDB lives.
+    pub data_dir: &'a Path,
+    /// The channel config.
+    pub config: &'a ChannelConfig,
+    /// The genesis block.
+    pub genesis: &'a Block,
+    /// Signs blocks.
+    pub signer: Arc<SigningIdentity>,
+    /// Membership.
+    pub msp: Arc<Msp>,
+    /// Dials other orderers.
+    pub dialer: Arc<Dialer>,
+}
+
+/// How long a block proposal may wait for Raft to commit it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Orderer {
+    /// Opens storage, starts Raft (initialising the cluster on first start)
+    /// and the block cutter.
+    pub async fn start(s: OrdererSettings<'_>) -> Result<Self, OrdererStartError> {
+        let members: BTreeMap<NodeId, BasicNode> = s
+            .config
+            .orderers
+            .iter()
+            .map(|o| (o.id, BasicNode::new(o.endpoint.clone())))
+            .collect();
+        if !members.contains_key(&s.id) {
+            return Err(OrdererStartError::NotMember(s.id));
+        }
+        let db = store::OrdererDb::open(&s.data_dir.join("orderer"))
+            .map_err(|e| OrdererStartError::Db(e.to_string()))?;
+        let sm = store::BlockMachine::open(db.clone(), s.genesis, &s.config.channel_id)
+            .map_err(OrdererStartError::Db)?;
+        let tip = sm.tip_watch();
+        let log = store::LogStore::new(db.clone());
+        let config = openraft::Config {
+            cluster_name: s.config.channel_id.clone(),
+            heartbeat_interval: 150,
+            election_timeout_min: 600,
+            election_timeout_max: 1200,
+            snapshot_policy: openraft::SnapshotPolicy::Never,
+            max_payload_entries: 64,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| OrdererStartError::Raft(e.to_string()))?;
+        let raft = Raft::new(
+            s.id,
+            Arc::new(config),
+            network::Network::new(s.dialer.clone()),
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| OrdererStartError::Raft(e.to_string()))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| OrdererStartError::Raft(e.to_string()))?;
+        if !initialized {
+            // Every orderer initialises with the same membership: safe by
+            // openraft's contract, and no node has to go first.
+            if let Err(e) = raft.initialize(members.clone()).await {
+                tracing::info!(error = %e, "Raft already initialised");
+            }
+        }
+        let batch = s.config.batch.clone().unwrap_or_default();
+        let (tx, rx) = mpsc::channel(10_000);
+        let cutter = cutter::Cutter::new(
+            raft.clone(),
+            s.signer.clone(),
+            s.config.channel_id.clone(),
+            (&batch).into(),
+            tip.clone(),
+            WRITE_TIMEOUT,
+        );
+        let cutter = tokio::spawn(cutter.run(rx));
+        let service = service::OrdererService::new(service::ServiceParts {
+            id: s.id,
+            raft: raft.clone(),
+            msp: s.msp,
+            channel_id: s.config.channel_id.clone(),
+            max_message_bytes: s.config.max_message_bytes as usize,
+            cutter: tx,
+            dialer: s.dialer,
+            members: members.into_iter().map(|(id, n)| (id, n.addr)).collect(),
+            db,
+            tip,
+        });
+        Ok(Orderer {
+            raft,
+            service,
+            cutter,
+        })
+    }
+
+    /// Stops Raft and the cutter.
+    pub async fn shutdown(self) {
+        drop(self.service);
+        let _ = self.raft.shutdown().await;
+        self.cutter.abort();
+        let _ = self.cutter.await;
+    }
+}

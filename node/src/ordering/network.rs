@@ -1,0 +1,130 @@
+//! Raft messages between orderers, carried by the `Raft` gRPC service over
+//! mutual TLS. Requests and results are openraft's own types, serialised
+//! with bincode.
+
+use super::types::{NodeId, TypeConfig};
+use crate::transport::Dialer;
+use consort_proto::raft_client::RaftClient;
+use consort_proto::RaftPayload;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+use serde::{de::DeserializeOwned, Serialize};
+use std::sync::Arc;
+use tonic::transport::Channel;
+
+/// Makes Raft clients to other orderers.
+#[derive(Clone)]
+pub struct Network {
+    dialer: Arc<Dialer>,
+}
+
+impl Network {
+    /// A network dialing with `dialer`.
+    pub fn new(dialer: Arc<Dialer>) -> Self {
+        Network { dialer }
+    }
+}
+
+/// A connection to one orderer.
+pub struct Connection {
+    target: NodeId,
+    client: Option<RaftClient<Channel>>,
+    error: Option<String>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Connection {
+        match self.dialer.channel(&node.addr) {
+            Ok(ch) => Connection {
+                target,
+                client: Some(RaftClient::new(ch).max_decoding_message_size(usize::MAX)),
+                error: None,
+            },
+            Err(e) => Connection {
+                target,
+                client: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Msg(String);
+
+/// Which RPC to call.
+#[derive(Clone, Copy)]
+enum Rpc {
+    Append,
+    Vote,
+    Snapshot,
+}
+
+impl Connection {
+    async fn call<Req, Resp, E>(
+        &mut self,
+        rpc: Rpc,
+        req: &Req,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let Some(client) = self.client.as_mut() else {
+            let msg = self.error.clone().unwrap_or_default();
+            return Err(RPCError::Unreachable(Unreachable::new(&Msg(msg))));
+        };
+        let data = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let payload = RaftPayload { data };
+        let reply = match rpc {
+            Rpc::Append => client.append_entries(payload).await,
+            Rpc::Vote => client.vote(payload).await,
+            Rpc::Snapshot => client.install_snapshot(payload).await,
+        };
+        let reply =
+            reply.map_err(|s| RPCError::Unreachable(Unreachable::new(&Msg(s.to_string()))))?;
+        let result: Result<Resp, E> = bincode::deserialize(&reply.into_inner().data)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Connection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(Rpc::Append, &rpc).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        self.call(Rpc::Snapshot, &rpc).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(Rpc::Vote, &rpc).await
+    }
+}

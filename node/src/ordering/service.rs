@@ -1,0 +1,292 @@
+//! The orderer's gRPC services: `AtomicBroadcast` (Broadcast, Deliver) and
+//! `Raft` (messages between orderers).
+
+use super::cutter::Submission;
+use super::store::{ChainTip, OrdererDb};
+use super::types::{NodeId, Raft};
+use super::OrderError;
+use crate::identity::{Msp, Role};
+use crate::transport::{caller, Dialer};
+use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+use consort_proto::atomic_broadcast_server::AtomicBroadcast;
+use consort_proto::raft_server;
+use consort_proto::{
+    Block, BroadcastResponse, DeliverRequest, Envelope, ProposalHeader, RaftPayload, Transaction,
+};
+use prost::Message;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+/// Metadata key marking a Broadcast forwarded by a follower to the leader.
+const FORWARDED: &str = "x-consort-forwarded";
+
+/// How long Broadcast waits for a Raft leader before failing.
+const LEADER_WAIT: Duration = Duration::from_secs(3);
+
+/// Maps an ordering error to a gRPC status (the one place this is decided).
+pub fn status_of(e: &OrderError) -> Status {
+    match e {
+        OrderError::Unavailable(_) | OrderError::LeaderChanged => {
+            Status::unavailable(e.to_string())
+        }
+        OrderError::Refused(_) => Status::invalid_argument(e.to_string()),
+        OrderError::Internal(_) => Status::internal(e.to_string()),
+    }
+}
+
+/// What the services are built from.
+pub struct ServiceParts {
+    /// This orderer's Raft ID.
+    pub id: NodeId,
+    /// Raft handle.
+    pub raft: Raft,
+    /// Membership.
+    pub msp: Arc<Msp>,
+    /// The channel.
+    pub channel_id: String,
+    /// Largest envelope accepted.
+    pub max_message_bytes: usize,
+    /// The block cutter's queue.
+    pub cutter: mpsc::Sender<Submission>,
+    /// Dials the leader to forward submissions.
+    pub dialer: Arc<Dialer>,
+    /// Orderer endpoints by Raft ID.
+    pub members: HashMap<NodeId, String>,
+    /// The block store.
+    pub db: OrdererDb,
+    /// The chain tip.
+    pub tip: watch::Receiver<ChainTip>,
+}
+
+/// The orderer's services; cheap to clone.
+#[derive(Clone)]
+pub struct OrdererService {
+    inner: Arc<ServiceParts>,
+}
+
+impl OrdererService {
+    /// Builds the services.
+    pub fn new(parts: ServiceParts) -> Self {
+        OrdererService {
+            inner: Arc::new(parts),
+        }
+    }
+
+    /// The Raft RPC service for other orderers.
+    pub fn raft_service(&self) -> raft_server::RaftServer<RaftRpc> {
+        raft_server::RaftServer::new(RaftRpc {
+            raft: self.inner.raft.clone(),
+            msp: self.inner.msp.clone(),
+        })
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX)
+    }
+
+    /// The chain tip watch.
+    pub fn tip(&self) -> watch::Receiver<ChainTip> {
+        self.inner.tip.clone()
+    }
+
+    /// Checks the submitter's membership and signature, and the channel.
+    fn check_envelope(&self, raw_len: usize, env: &Envelope) -> Result<(), OrderError> {
+        let p = &self.inner;
+        if raw_len > p.max_message_bytes {
+            return Err(OrderError::Refused(format!(
+                "envelope of {raw_len} bytes exceeds the limit of {}",
+                p.max_message_bytes
+            )));
+        }
+        let tx = Transaction::decode(env.payload.as_slice())
+            .map_err(|e| OrderError::Refused(format!("payload is not a transaction: {e}")))?;
+        let header = ProposalHeader::decode(tx.header.as_slice())
+            .map_err(|e| OrderError::Refused(format!("bad transaction header: {e}")))?;
+        if header.channel_id != p.channel_id {
+            return Err(OrderError::Refused(format!(
+                "unknown channel '{}'",
+                header.channel_id
+            )));
+        }
+        let creator = p
+            .msp
+            .validate(&header.creator)
+            .map_err(|e| OrderError::Refused(format!("submitter refused: {e}")))?;
+        creator
+            .verify(&env.payload, &env.signature)
+            .map_err(|_| OrderError::Refused("submitter's signature does not verify".into()))
+    }
+
+    async fn leader(&self) -> Result<NodeId, OrderError> {
+        let mut metrics = self.inner.raft.metrics();
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            if let Some(l) = metrics.borrow_and_update().current_leader {
+                return Ok(l);
+            }
+            if tokio::time::timeout_at(deadline, metrics.changed())
+                .await
+                .is_err()
+            {
+                return Err(OrderError::Unavailable(
+                    "no Raft leader (is a majority of orderers up?)".into(),
+                ));
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl AtomicBroadcast for OrdererService {
+    async fn broadcast(
+        &self,
+        req: Request<Envelope>,
+    ) -> Result<Response<BroadcastResponse>, Status> {
+        caller(
+            &req,
+            &self.inner.msp,
+            &[Role::Client, Role::Peer, Role::Admin, Role::Orderer],
+        )?;
+        let forwarded = req.metadata().get(FORWARDED).is_some();
+        let env = req.into_inner();
+        let raw = env.encode_to_vec();
+        self.check_envelope(raw.len(), &env)
+            .map_err(|e| status_of(&e))?;
+        let leader = self.leader().await.map_err(|e| status_of(&e))?;
+        if leader == self.inner.id {
+            let (reply, rx) = oneshot::channel();
+            self.inner
+                .cutter
+                .send(Submission {
+                    envelope: raw,
+                    reply,
+                })
+                .await
+                .map_err(|_| Status::unavailable("ordering service unavailable: shutting down"))?;
+            let number = rx
+                .await
+                .map_err(|_| Status::unavailable("ordering service unavailable: shutting down"))?
+                .map_err(|e| status_of(&e))?;
+            return Ok(Response::new(BroadcastResponse {
+                block_number: number,
+            }));
+        }
+        if forwarded {
+            return Err(status_of(&OrderError::LeaderChanged));
+        }
+        let endpoint = self
+            .inner
+            .members
+            .get(&leader)
+            .ok_or_else(|| Status::internal(format!("leader {leader} has no endpoint")))?;
+        let ch = self
+            .inner
+            .dialer
+            .channel(endpoint)
+            .map_err(|e| Status::unavailable(format!("ordering service unavailable: {e}")))?;
+        let mut fwd = Request::new(env);
+        fwd.metadata_mut()
+            .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+        tracing::debug!(leader, "forwarding submission to the Raft leader");
+        let resp = AtomicBroadcastClient::new(ch)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
+            .broadcast(fwd)
+            .await
+            .map_err(|s| {
+                if s.code() == tonic::Code::Unavailable {
+                    s
+                } else {
+                    Status::new(s.code(), s.message().to_string())
+                }
+            })?;
+        Ok(resp)
+    }
+
+    type DeliverStream = ReceiverStream<Result<Block, Status>>;
+
+    async fn deliver(
+        &self,
+        req: Request<DeliverRequest>,
+    ) -> Result<Response<Self::DeliverStream>, Status> {
+        caller(
+            &req,
+            &self.inner.msp,
+            &[Role::Peer, Role::Orderer, Role::Admin],
+        )?;
+        let mut next = req.into_inner().start;
+        let (tx, rx) = mpsc::channel(16);
+        let db = self.inner.db.clone();
+        let mut tip = self.inner.tip.clone();
+        tokio::spawn(async move {
+            loop {
+                let height = tip.borrow_and_update().height;
+                while next < height {
+                    let item = match db.block(next) {
+                        Ok(Some(b)) => Ok(b),
+                        Ok(None) => {
+                            Err(Status::internal(format!("block {next} missing from store")))
+                        }
+                        Err(e) => Err(Status::internal(format!("block {next}: {e}"))),
+                    };
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        return;
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    changed = tip.changed() => if changed.is_err() { return },
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// The Raft RPC endpoint: only orderers may call it.
+pub struct RaftRpc {
+    raft: Raft,
+    msp: Arc<Msp>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(p: &RaftPayload) -> Result<T, Status> {
+    bincode::deserialize(&p.data)
+        .map_err(|e| Status::invalid_argument(format!("bad Raft message: {e}")))
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Response<RaftPayload>, Status> {
+    bincode::serialize(v)
+        .map(|data| Response::new(RaftPayload { data }))
+        .map_err(|e| Status::internal(e.to_string()))
+}
+
+#[tonic::async_trait]
+impl raft_server::Raft for RaftRpc {
+    async fn append_entries(
+        &self,
+        req: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
+        caller(&req, &self.msp, &[Role::Orderer])?;
+        let r = self.raft.append_entries(decode(req.get_ref())?).await;
+        encode(&r)
+    }
+
+    async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        caller(&req, &self.msp, &[Role::Orderer])?;
+        let r = self.raft.vote(decode(req.get_ref())?).await;
+        encode(&r)
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
+        caller(&req, &self.msp, &[Role::Orderer])?;
+        let r = self.raft.install_snapshot(decode(req.get_ref())?).await;
+        encode(&r)
+    }
+}

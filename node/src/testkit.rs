@@ -1,0 +1,170 @@
+//! Test fixtures: an in-memory consortium of orgs with CAs and identities,
+//! and helpers that build signed proposals and endorsed transactions.
+
+use crate::identity::ca::{CertAuthority, IssueRequest, KeyKind};
+use crate::identity::{Msp, Role, SigningIdentity};
+use crate::policy::Policy;
+use crate::validation::{self, ChannelRules};
+use consort_proto::*;
+use prost::Message;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One org: its CA and some identities.
+pub struct TestOrg {
+    pub ca: CertAuthority,
+    pub peer: Arc<SigningIdentity>,
+    pub client: Arc<SigningIdentity>,
+    pub orderer: Arc<SigningIdentity>,
+}
+
+/// A consortium of `n` orgs named Org1MSP..OrgnMSP.
+pub struct Consortium {
+    pub orgs: Vec<TestOrg>,
+    pub config: ChannelConfig,
+    pub msp: Arc<Msp>,
+}
+
+pub fn identity(ca: &CertAuthority, name: &str, role: Role, kind: KeyKind) -> Arc<SigningIdentity> {
+    let mut req = IssueRequest::new(name, role, vec!["localhost".into(), "127.0.0.1".into()]);
+    req.kind = kind;
+    let issued = ca.issue(&req).unwrap();
+    Arc::new(SigningIdentity::from_der(ca.msp_id(), issued.cert_der, issued.key_der).unwrap())
+}
+
+impl Consortium {
+    pub fn new(n: usize) -> Self {
+        let orgs: Vec<TestOrg> = (1..=n)
+            .map(|i| {
+                let kind = if i == 3 {
+                    KeyKind::EcdsaP256
+                } else {
+                    KeyKind::Ed25519
+                };
+                let ca = CertAuthority::generate(&format!("Org{i}MSP"), kind).unwrap();
+                TestOrg {
+                    peer: identity(&ca, &format!("peer0.org{i}"), Role::Peer, kind),
+                    client: identity(&ca, &format!("user1@org{i}"), Role::Client, kind),
+                    orderer: identity(&ca, &format!("orderer0.org{i}"), Role::Orderer, kind),
+                    ca,
+                }
+            })
+            .collect();
+        let config = ChannelConfig {
+            channel_id: "testchannel".into(),
+            orgs: orgs
+                .iter()
+                .map(|o| OrgConfig {
+                    msp_id: o.ca.msp_id().to_string(),
+                    ca_certs: vec![o.ca.cert().cert_der.clone()],
+                    revoked_serials: vec![],
+                })
+                .collect(),
+            chaincodes: vec![ChaincodeDefinition {
+                name: "token".into(),
+                version: "1".into(),
+                endorsement_policy: "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')"
+                    .into(),
+            }],
+            max_message_bytes: 1 << 20,
+            ..Default::default()
+        };
+        let msp = Arc::new(Msp::from_config(&config));
+        Consortium { orgs, config, msp }
+    }
+
+    pub fn rules(&self) -> ChannelRules {
+        let mut policies = HashMap::new();
+        for cc in &self.config.chaincodes {
+            let p: Policy = cc.endorsement_policy.parse().unwrap();
+            policies.insert(cc.name.clone(), Arc::new(p));
+        }
+        ChannelRules {
+            channel_id: self.config.channel_id.clone(),
+            msp: self.msp.clone(),
+            policies,
+        }
+    }
+}
+
+/// Builds a signed proposal from `creator`.
+pub fn proposal(
+    creator: &SigningIdentity,
+    channel: &str,
+    cc: &str,
+    function: &str,
+    args: &[&str],
+) -> (SignedProposal, String) {
+    let nonce: [u8; 24] = rand::random();
+    let creator_bytes = creator.serialized().to_vec();
+    let tx_id = validation::compute_tx_id(&nonce, &creator_bytes);
+    let header = ProposalHeader {
+        channel_id: channel.into(),
+        tx_id: tx_id.clone(),
+        chaincode: cc.into(),
+        creator: creator_bytes,
+        nonce: nonce.to_vec(),
+        timestamp_ms: 0,
+    };
+    let input = ChaincodeInput {
+        function: function.into(),
+        args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+    };
+    let proposal_bytes = Proposal {
+        header: header.encode_to_vec(),
+        input: input.encode_to_vec(),
+        transient: Default::default(),
+    }
+    .encode_to_vec();
+    let signature = creator.sign(&proposal_bytes).unwrap();
+    (
+        SignedProposal {
+            proposal_bytes,
+            signature,
+        },
+        tx_id,
+    )
+}
+
+/// An envelope for a transaction with `rwset`, endorsed by `endorsers`, signed by `creator`.
+pub fn endorsed_envelope(
+    creator: &SigningIdentity,
+    channel: &str,
+    rwset: TxRwSet,
+    endorsers: &[&SigningIdentity],
+) -> (Vec<u8>, String) {
+    let (signed, tx_id) = proposal(creator, channel, &rwset.namespace.clone(), "f", &[]);
+    let p = Proposal::decode(signed.proposal_bytes.as_slice()).unwrap();
+    let prp = ProposalResponsePayload {
+        proposal_hash: validation::proposal_hash(&p.header, &p.input),
+        chaincode: rwset.namespace.clone(),
+        results: rwset.encode_to_vec(),
+        response: Some(Response {
+            status: 200,
+            message: String::new(),
+            payload: vec![],
+        }),
+    }
+    .encode_to_vec();
+    let endorsements = endorsers
+        .iter()
+        .map(|e| Endorsement {
+            endorser: e.serialized().to_vec(),
+            signature: e
+                .sign(&validation::endorsement_message(&prp, e.serialized()))
+                .unwrap(),
+        })
+        .collect();
+    let tx = Transaction {
+        header: p.header,
+        input: p.input,
+        response_payload: prp,
+        endorsements,
+    }
+    .encode_to_vec();
+    let env = Envelope {
+        signature: creator.sign(&tx).unwrap(),
+        payload: tx,
+    };
+    (env.encode_to_vec(), tx_id)
+}

@@ -1,0 +1,245 @@
+//! Validation of ordered transactions, in two phases:
+//!
+//! 1. [`check_tx`]: everything that depends on the transaction alone (decoding,
+//!    creator identity and signature, transaction ID, endorsement signatures
+//!    and policy). Independent per transaction, so it can run in parallel or
+//!    batch its signature checks.
+//! 2. [`validate_block`]: in block order, what depends on the ledger and on
+//!    earlier transactions of the block (duplicate IDs, MVCC read versions).
+//!
+//! Pure logic over bytes and a [`StateView`]; no I/O of its own.
+
+pub mod codes;
+
+use crate::identity::Msp;
+use crate::ledger::StateWrite;
+use crate::policy::Policy;
+use consort_proto::{
+    Envelope, ProposalHeader, ProposalResponsePayload, Transaction, TxRwSet,
+    TxValidationCode as Code, Version,
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// What validation needs to know about the channel.
+#[derive(Debug, Clone)]
+pub struct ChannelRules {
+    /// The channel.
+    pub channel_id: String,
+    /// Its members.
+    pub msp: Arc<Msp>,
+    /// Endorsement policy per chaincode name.
+    pub policies: HashMap<String, Arc<Policy>>,
+}
+
+/// Read access to committed state that validation needs.
+pub trait StateView {
+    /// The error reads can fail with.
+    type Error;
+    /// A key's committed version.
+    fn version(&self, namespace: &str, key: &str) -> Result<Option<Version>, Self::Error>;
+    /// Whether a transaction with this ID is already committed.
+    fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error>;
+}
+
+impl StateView for crate::ledger::Ledger {
+    type Error = crate::ledger::LedgerError;
+    fn version(&self, namespace: &str, key: &str) -> Result<Option<Version>, Self::Error> {
+        self.get_version(namespace, key)
+    }
+    fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error> {
+        Ok(self.tx(tx_id)?.is_some())
+    }
+}
+
+/// A transaction that passed phase 1.
+#[derive(Debug, Clone)]
+pub struct CheckedTx {
+    /// Its ID.
+    pub tx_id: String,
+    /// Its reads and writes.
+    pub rwset: TxRwSet,
+}
+
+/// A transaction that failed phase 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The ID, when the creator's signature proved it (such IDs are indexed
+    /// so they cannot be reused).
+    pub tx_id: Option<String>,
+    /// Why.
+    pub code: Code,
+}
+
+fn reject(code: Code) -> Rejected {
+    Rejected { tx_id: None, code }
+}
+
+/// The transaction ID for a nonce and creator: hex(SHA-256(nonce || creator)).
+pub fn compute_tx_id(nonce: &[u8], creator: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(nonce);
+    h.update(creator);
+    hex::encode(h.finalize())
+}
+
+/// The hash endorsers bind their results to: SHA-256(header || input).
+pub fn proposal_hash(header: &[u8], input: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(header);
+    h.update(input);
+    h.finalize().to_vec()
+}
+
+/// What an endorser signs: the response payload followed by its identity.
+pub fn endorsement_message(response_payload: &[u8], endorser: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(response_payload.len() + endorser.len());
+    m.extend_from_slice(response_payload);
+    m.extend_from_slice(endorser);
+    m
+}
+
+/// Phase 1: checks that depend on the transaction alone.
+pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx, Rejected> {
+    if envelope_bytes.is_empty() {
+        return Err(reject(Code::NilEnvelope));
+    }
+    let env = Envelope::decode(envelope_bytes).map_err(|_| reject(Code::BadPayload))?;
+    if env.payload.is_empty() {
+        return Err(reject(Code::NilEnvelope));
+    }
+    let tx = Transaction::decode(env.payload.as_slice()).map_err(|_| reject(Code::BadPayload))?;
+    let header =
+        ProposalHeader::decode(tx.header.as_slice()).map_err(|_| reject(Code::BadCommonHeader))?;
+    if header.tx_id.is_empty() || header.chaincode.is_empty() {
+        return Err(reject(Code::BadCommonHeader));
+    }
+    if header.channel_id != rules.channel_id {
+        return Err(reject(Code::TargetChainNotFound));
+    }
+    let creator = rules
+        .msp
+        .validate(&header.creator)
+        .map_err(|_| reject(Code::BadCreatorSignature))?;
+    creator
+        .verify(&env.payload, &env.signature)
+        .map_err(|_| reject(Code::BadCreatorSignature))?;
+    if header.nonce.is_empty() || compute_tx_id(&header.nonce, &header.creator) != header.tx_id {
+        return Err(reject(Code::BadProposalTxid));
+    }
+    // From here on the ID is authenticated by the creator's signature.
+    let rejected = |code| Rejected {
+        tx_id: Some(header.tx_id.clone()),
+        code,
+    };
+    let policy = rules
+        .policies
+        .get(&header.chaincode)
+        .ok_or_else(|| rejected(Code::InvalidChaincode))?;
+    let prp = ProposalResponsePayload::decode(tx.response_payload.as_slice())
+        .map_err(|_| rejected(Code::BadResponsePayload))?;
+    if prp.proposal_hash != proposal_hash(&tx.header, &tx.input)
+        || prp.chaincode != header.chaincode
+        || prp.response.as_ref().map(|r| r.status) != Some(200)
+    {
+        return Err(rejected(Code::InvalidEndorserTransaction));
+    }
+    let rwset = TxRwSet::decode(prp.results.as_slice()).map_err(|_| rejected(Code::BadRwset))?;
+    if rwset.namespace != header.chaincode {
+        return Err(rejected(Code::BadRwset));
+    }
+    let mut seen = HashSet::new();
+    let mut signers = Vec::with_capacity(tx.endorsements.len());
+    for e in &tx.endorsements {
+        if !seen.insert(e.endorser.as_slice()) {
+            continue; // one identity counts once
+        }
+        let Ok(endorser) = rules.msp.validate(&e.endorser) else {
+            continue;
+        };
+        let msg = endorsement_message(&tx.response_payload, &e.endorser);
+        if endorser.verify(&msg, &e.signature).is_ok() {
+            signers.push(endorser.signer());
+        }
+    }
+    if !policy.evaluate(&signers) {
+        return Err(rejected(Code::EndorsementPolicyFailure));
+    }
+    Ok(CheckedTx {
+        tx_id: header.tx_id,
+        rwset,
+    })
+}
+
+/// The outcome of validating a block.
+#[derive(Debug, Clone, Default)]
+pub struct BlockValidation {
+    /// One code per transaction.
+    pub codes: Vec<Code>,
+    /// The writes of valid transactions, in order.
+    pub writes: Vec<StateWrite>,
+    /// Authenticated transaction IDs with their index and code.
+    pub txs: Vec<(String, u64, Code)>,
+}
+
+/// Phase 2: validates `envelopes` (one block's data) in order against `state`.
+pub fn validate_block<S: StateView>(
+    state: &S,
+    checked: Vec<Result<CheckedTx, Rejected>>,
+) -> Result<BlockValidation, S::Error> {
+    let mut out = BlockValidation::default();
+    let mut ids_in_block: HashSet<String> = HashSet::new();
+    // Keys written by earlier valid transactions of this block.
+    let mut dirty: HashSet<(String, String)> = HashSet::new();
+    for (num, result) in checked.into_iter().enumerate() {
+        let num = num as u64;
+        let tx = match result {
+            Err(r) => {
+                if let Some(id) = r.tx_id {
+                    if !ids_in_block.contains(&id) && !state.tx_committed(&id)? {
+                        ids_in_block.insert(id.clone());
+                        out.txs.push((id, num, r.code));
+                    }
+                }
+                out.codes.push(r.code);
+                continue;
+            }
+            Ok(tx) => tx,
+        };
+        if ids_in_block.contains(&tx.tx_id) || state.tx_committed(&tx.tx_id)? {
+            out.codes.push(Code::DuplicateTxid);
+            continue;
+        }
+        ids_in_block.insert(tx.tx_id.clone());
+        let ns = &tx.rwset.namespace;
+        let mut code = Code::Valid;
+        for read in &tx.rwset.reads {
+            if dirty.contains(&(ns.clone(), read.key.clone()))
+                || state.version(ns, &read.key)? != read.version
+            {
+                code = Code::MvccReadConflict;
+                break;
+            }
+        }
+        if code == Code::Valid {
+            for w in &tx.rwset.writes {
+                dirty.insert((ns.clone(), w.key.clone()));
+                out.writes.push(StateWrite {
+                    namespace: ns.clone(),
+                    key: w.key.clone(),
+                    value: (!w.is_delete).then(|| w.value.clone()),
+                    tx_num: num,
+                    tx_id: tx.tx_id.clone(),
+                });
+            }
+        }
+        out.txs.push((tx.tx_id, num, code));
+        out.codes.push(code);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
