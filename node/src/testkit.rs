@@ -1,14 +1,17 @@
 //! Test fixtures: an in-memory consortium of orgs with CAs and identities,
-//! and helpers that build signed proposals and endorsed transactions.
+//! helpers that build signed proposals, endorsed transactions and signed
+//! blocks, and a ledger in a temporary directory.
 
+use crate::block;
 use crate::identity::ca::{CertAuthority, IssueRequest, KeyKind};
 use crate::identity::{Msp, Role, SigningIdentity};
+use crate::ledger::Ledger;
 use crate::policy::Policy;
 use crate::validation::{self, ChannelRules};
 use consort_proto::*;
 use prost::Message;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One org: its CA and some identities.
 pub struct TestOrg {
@@ -87,6 +90,40 @@ impl Consortium {
     }
 }
 
+/// Signs a proposal made of `header` and `input` as `creator`, whatever the
+/// header says (for building deliberately inconsistent proposals).
+pub fn sign_proposal(
+    creator: &SigningIdentity,
+    header: &ProposalHeader,
+    input: &ChaincodeInput,
+) -> SignedProposal {
+    let proposal_bytes = Proposal {
+        header: header.encode_to_vec(),
+        input: input.encode_to_vec(),
+        transient: Default::default(),
+    }
+    .encode_to_vec();
+    let signature = creator.sign(&proposal_bytes).unwrap();
+    SignedProposal {
+        proposal_bytes,
+        signature,
+    }
+}
+
+/// A header for a proposal by `creator` with a fresh nonce and the tx ID derived from it.
+pub fn proposal_header(creator: &SigningIdentity, channel: &str, cc: &str) -> ProposalHeader {
+    let nonce: [u8; 24] = rand::random();
+    let creator_bytes = creator.serialized().to_vec();
+    ProposalHeader {
+        channel_id: channel.into(),
+        tx_id: validation::compute_tx_id(&nonce, &creator_bytes),
+        chaincode: cc.into(),
+        creator: creator_bytes,
+        nonce: nonce.to_vec(),
+        timestamp_ms: 0,
+    }
+}
+
 /// Builds a signed proposal from `creator`.
 pub fn proposal(
     creator: &SigningIdentity,
@@ -95,35 +132,12 @@ pub fn proposal(
     function: &str,
     args: &[&str],
 ) -> (SignedProposal, String) {
-    let nonce: [u8; 24] = rand::random();
-    let creator_bytes = creator.serialized().to_vec();
-    let tx_id = validation::compute_tx_id(&nonce, &creator_bytes);
-    let header = ProposalHeader {
-        channel_id: channel.into(),
-        tx_id: tx_id.clone(),
-        chaincode: cc.into(),
-        creator: creator_bytes,
-        nonce: nonce.to_vec(),
-        timestamp_ms: 0,
-    };
+    let header = proposal_header(creator, channel, cc);
     let input = ChaincodeInput {
         function: function.into(),
         args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
     };
-    let proposal_bytes = Proposal {
-        header: header.encode_to_vec(),
-        input: input.encode_to_vec(),
-        transient: Default::default(),
-    }
-    .encode_to_vec();
-    let signature = creator.sign(&proposal_bytes).unwrap();
-    (
-        SignedProposal {
-            proposal_bytes,
-            signature,
-        },
-        tx_id,
-    )
+    (sign_proposal(creator, &header, &input), header.tx_id)
 }
 
 /// An envelope for a transaction with `rwset`, endorsed by `endorsers`, signed by `creator`.
@@ -167,4 +181,73 @@ pub fn endorsed_envelope(
         payload: tx,
     };
     (env.encode_to_vec(), tx_id)
+}
+
+/// A read/write set of namespace `ns`: reads with the versions seen, writes
+/// where `None` deletes.
+pub fn rwset(
+    ns: &str,
+    reads: &[(&str, Option<Version>)],
+    writes: &[(&str, Option<&str>)],
+) -> TxRwSet {
+    TxRwSet {
+        namespace: ns.into(),
+        reads: reads
+            .iter()
+            .map(|(k, version)| KvRead {
+                key: k.to_string(),
+                version: *version,
+            })
+            .collect(),
+        writes: writes
+            .iter()
+            .map(|(k, v)| KvWrite {
+                key: k.to_string(),
+                is_delete: v.is_none(),
+                value: v.map(|v| v.as_bytes().to_vec()).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// A version.
+pub fn version(block_num: u64, tx_num: u64) -> Version {
+    Version { block_num, tx_num }
+}
+
+/// An empty ledger in a fresh temporary directory (kept alive by the returned guard).
+pub fn temp_ledger() -> (tempfile::TempDir, Arc<Ledger>) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(&dir.path().join("ledger")).unwrap());
+    (dir, ledger)
+}
+
+/// Block `number` of `channel` after `prev`, carrying `data`, signed by `signer` if given.
+pub fn block_after(
+    channel: &str,
+    number: u64,
+    prev: &Block,
+    data: Vec<Vec<u8>>,
+    signer: Option<&SigningIdentity>,
+) -> Block {
+    let mut b = block::build(
+        channel,
+        number,
+        &block::block_hash(prev),
+        1_000 + number as i64,
+        data,
+    );
+    if let Some(s) = signer {
+        block::sign(&mut b, s).unwrap();
+    }
+    b
+}
+
+/// Serialises tests that read or set `CONSORT_*` environment variables,
+/// which config loading picks up process-wide.
+pub static ENV_LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes [`ENV_LOCK`], surviving a panic of an earlier holder.
+pub fn env_lock() -> MutexGuard<'static, ()> {
+    ENV_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }

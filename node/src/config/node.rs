@@ -159,6 +159,7 @@ genesis = "../genesis.block"
 
     #[test]
     fn loads_resolves_and_validates() {
+        let _env = crate::testkit::env_lock();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("node.toml");
         std::fs::write(&p, SAMPLE).unwrap();
@@ -187,7 +188,8 @@ genesis = "../genesis.block"
     #[test]
     fn env_overrides_typed_fields() {
         let mut t: toml::Table = SAMPLE.parse().unwrap();
-        // Variables are process-wide: use names no other test sets.
+        // Variables are process-wide: hold the lock every config-loading test takes.
+        let _env = crate::testkit::env_lock();
         std::env::set_var("CONSORT_ROLES", "peer, orderer");
         std::env::set_var("CONSORT_ORDERER_ID", "3");
         apply_env(

@@ -30,6 +30,10 @@ use tonic::{Code as GrpcCode, Request, Response, Status};
 const ENDORSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one Submit attempt on one orderer may take.
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often endorsement is retried when peers' results differ.
+const MISMATCH_RETRIES: u32 = 5;
+/// Base wait before such a retry (grows linearly).
+const MISMATCH_BACKOFF: Duration = Duration::from_millis(30);
 /// Default CommitStatus wait.
 const COMMIT_WAIT: Duration = Duration::from_secs(30);
 
@@ -224,6 +228,7 @@ impl Gateway for GatewayService {
         available.dedup();
         let mut failed: HashSet<String> = HashSet::new();
         let mut failures: Vec<String> = Vec::new();
+        let mut mismatches = 0;
         loop {
             let candidates: Vec<String> = available
                 .iter()
@@ -269,11 +274,18 @@ impl Gateway for GatewayService {
                         match &payload {
                             None => payload = Some(resp.payload),
                             Some(p) if *p != resp.payload => {
-                                return Err(Status::aborted(format!(
-                                    "endorsement results differ between peers ({} and {org}): \
-                                     their world states or the chaincode disagree",
-                                    orgs[0]
-                                )))
+                                // Usually one peer has committed a block the other has not
+                                // yet: ask again shortly, then give up.
+                                mismatches += 1;
+                                if mismatches > MISMATCH_RETRIES {
+                                    return Err(Status::aborted(format!(
+                                        "endorsement results differ between peers ({} and {org}): \
+                                         their world states or the chaincode disagree",
+                                        orgs[0]
+                                    )));
+                                }
+                                retry = true;
+                                break;
                             }
                             Some(_) => {}
                         }
@@ -283,6 +295,9 @@ impl Gateway for GatewayService {
                 }
             }
             if retry {
+                if mismatches > 0 {
+                    tokio::time::sleep(MISMATCH_BACKOFF * mismatches).await;
+                }
                 continue;
             }
             let tx = Transaction {

@@ -424,3 +424,6 @@ impl Ledger {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

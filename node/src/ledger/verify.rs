@@ -172,3 +172,265 @@ pub fn verify(
     summary.keys = stored.len();
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{BlockUpdate, StateWrite};
+    use crate::peer::{CommitError, Committer};
+    use crate::testkit::{self, block_after, endorsed_envelope, rwset, version, Consortium};
+    use consort_proto::{Block, CommittedBlock};
+    use std::sync::Arc;
+
+    const CH: &str = "testchannel";
+
+    /// A small chain: genesis, then three blocks mixing valid and invalid
+    /// transactions, writes and a delete, signed by orderers of two orgs.
+    fn chain(c: &Consortium) -> (Block, Vec<Block>) {
+        let genesis = block::genesis(&c.config);
+        let peers = [&*c.orgs[0].peer, &*c.orgs[1].peer];
+        let (a, _) = endorsed_envelope(
+            &c.orgs[0].client,
+            CH,
+            rwset(
+                "token",
+                &[("a", None)],
+                &[("a", Some("1")), ("b", Some("2"))],
+            ),
+            &peers,
+        );
+        let (one_org, _) = endorsed_envelope(
+            &c.orgs[1].client,
+            CH,
+            rwset("token", &[], &[("z", Some("9"))]),
+            &[&c.orgs[1].peer],
+        );
+        let b1 = block_after(
+            CH,
+            1,
+            &genesis,
+            vec![a.clone(), one_org],
+            Some(&c.orgs[0].orderer),
+        );
+        let (del_a, _) = endorsed_envelope(
+            &c.orgs[1].client,
+            CH,
+            rwset(
+                "token",
+                &[("a", Some(version(1, 0)))],
+                &[("a", None), ("c", Some("3"))],
+            ),
+            &peers,
+        );
+        let (stale, _) = endorsed_envelope(
+            &c.orgs[0].client,
+            CH,
+            rwset("token", &[("b", None)], &[("b", Some("0"))]),
+            &peers,
+        );
+        let b2 = block_after(CH, 2, &b1, vec![del_a, stale, a], Some(&c.orgs[2].orderer));
+        let (p256, _) = endorsed_envelope(
+            &c.orgs[2].client,
+            CH,
+            rwset("token", &[("b", Some(version(1, 0)))], &[("b", Some("5"))]),
+            &[&c.orgs[2].peer, &c.orgs[0].peer],
+        );
+        let b3 = block_after(CH, 3, &b2, vec![p256], Some(&c.orgs[0].orderer));
+        (genesis, vec![b1, b2, b3])
+    }
+
+    /// The update the committer would write for `b`, validated against `ledger`.
+    fn update_for(ledger: &Ledger, rules: &ChannelRules, b: &Block) -> BlockUpdate {
+        let header = block::decode_header(b).unwrap();
+        let checked = b
+            .data
+            .iter()
+            .map(|d| validation::check_tx(rules, d))
+            .collect();
+        let result = validation::validate_block(ledger, checked).unwrap();
+        BlockUpdate {
+            block: CommittedBlock {
+                block: Some(b.clone()),
+                validation_codes: result.codes.iter().map(|c| *c as i32).collect(),
+            },
+            number: header.number,
+            hash: block::block_hash(b),
+            timestamp_ms: header.timestamp_ms,
+            writes: result.writes,
+            txs: result.txs,
+        }
+    }
+
+    /// A ledger holding `genesis` and `blocks` written without the
+    /// committer's checks, each update passed through `edit` first.
+    fn raw_ledger(
+        c: &Consortium,
+        genesis: &Block,
+        blocks: &[Block],
+        mut edit: impl FnMut(&mut BlockUpdate),
+    ) -> (tempfile::TempDir, Arc<Ledger>) {
+        let (dir, ledger) = testkit::temp_ledger();
+        let rules = c.rules();
+        Committer::new(ledger.clone(), rules.clone(), genesis).unwrap();
+        for b in blocks {
+            let mut u = update_for(&ledger, &rules, b);
+            edit(&mut u);
+            ledger.commit(&u).unwrap();
+        }
+        (dir, ledger)
+    }
+
+    #[test]
+    fn a_committed_chain_verifies() {
+        let c = Consortium::new(3);
+        let (genesis, blocks) = chain(&c);
+        let (_dir, ledger) = testkit::temp_ledger();
+        let committer = Committer::new(ledger.clone(), c.rules(), &genesis).unwrap();
+        let mut codes = Vec::new();
+        for b in &blocks {
+            codes.push(committer.commit(b.clone()).unwrap());
+        }
+        use consort_proto::TxValidationCode as Code;
+        assert_eq!(
+            codes,
+            vec![
+                vec![Code::Valid, Code::EndorsementPolicyFailure],
+                vec![Code::Valid, Code::MvccReadConflict, Code::DuplicateTxid],
+                vec![Code::Valid],
+            ]
+        );
+        assert_eq!(
+            verify(&ledger, &genesis, &c.rules()).unwrap(),
+            Verified {
+                height: 4,
+                transactions: 6,
+                valid: 3,
+                keys: 2,
+            }
+        );
+        // A ledger with only the genesis block verifies too.
+        let (_d, fresh) = testkit::temp_ledger();
+        Committer::new(fresh.clone(), c.rules(), &genesis).unwrap();
+        assert_eq!(verify(&fresh, &genesis, &c.rules()).unwrap().height, 1);
+    }
+
+    #[test]
+    fn an_injected_state_write_is_named() {
+        let c = Consortium::new(3);
+        let (genesis, blocks) = chain(&c);
+        let (_d, honest) = raw_ledger(&c, &genesis, &blocks, |_| {});
+        verify(&honest, &genesis, &c.rules()).unwrap();
+
+        let (_d, tampered) = raw_ledger(&c, &genesis, &blocks, |u| {
+            if u.number == 2 {
+                u.writes.push(StateWrite {
+                    namespace: "token".into(),
+                    key: "aaa".into(),
+                    value: Some(b"free money".to_vec()),
+                    tx_num: 1,
+                    tx_id: "injected".into(),
+                });
+            }
+        });
+        match verify(&tampered, &genesis, &c.rules()) {
+            Err(VerifyError::State { height: 4, detail }) => {
+                assert!(detail.contains("token/aaa"), "{detail}")
+            }
+            other => panic!("expected a State error, got {other:?}"),
+        }
+
+        let (_d, changed) = raw_ledger(&c, &genesis, &blocks, |u| {
+            for w in &mut u.writes {
+                if w.key == "c" {
+                    w.value = Some(b"4".to_vec());
+                }
+            }
+        });
+        match verify(&changed, &genesis, &c.rules()) {
+            Err(VerifyError::State { detail, .. }) => {
+                assert!(detail.contains("token/c"), "{detail}")
+            }
+            other => panic!("expected a State error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn altered_validation_codes_are_found() {
+        let c = Consortium::new(3);
+        let (genesis, blocks) = chain(&c);
+        let (_d, ledger) = raw_ledger(&c, &genesis, &blocks, |u| {
+            if u.number == 2 {
+                u.block.validation_codes[1] = consort_proto::TxValidationCode::Valid as i32;
+            }
+        });
+        match verify(&ledger, &genesis, &c.rules()) {
+            Err(VerifyError::Codes { number: 2, tx: 1 }) => {}
+            other => panic!("expected a Codes error, got {other:?}"),
+        }
+        let (_d, short) = raw_ledger(&c, &genesis, &blocks, |u| {
+            if u.number == 3 {
+                u.block.validation_codes.clear();
+            }
+        });
+        assert!(matches!(
+            verify(&short, &genesis, &c.rules()),
+            Err(VerifyError::Codes { number: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn another_genesis_is_refused() {
+        let c = Consortium::new(3);
+        let (genesis, blocks) = chain(&c);
+        let (_d, ledger) = raw_ledger(&c, &genesis, &blocks, |_| {});
+        let mut other = c.config.clone();
+        other.channel_id = "otherchannel".into();
+        assert!(matches!(
+            verify(&ledger, &block::genesis(&other), &c.rules()),
+            Err(VerifyError::Genesis)
+        ));
+    }
+
+    #[test]
+    fn a_block_signed_by_a_client_is_refused_by_committer_and_verify() {
+        let c = Consortium::new(3);
+        let (genesis, blocks) = chain(&c);
+        let mut by_client = blocks[0].clone();
+        block::sign(&mut by_client, &c.orgs[0].client).unwrap();
+
+        let (_d, ledger) = testkit::temp_ledger();
+        let committer = Committer::new(ledger.clone(), c.rules(), &genesis).unwrap();
+        match committer.commit(by_client.clone()) {
+            Err(CommitError::Block(BlockError::BadSignature { number: 1, .. })) => {}
+            other => panic!("expected BadSignature, got {other:?}"),
+        }
+        assert_eq!(ledger.height(), 1);
+
+        // Written behind the committer's back, verify finds it.
+        let (_d, raw) = raw_ledger(&c, &genesis, &[by_client], |_| {});
+        match verify(&raw, &genesis, &c.rules()) {
+            Err(VerifyError::Block {
+                number: 1,
+                source: BlockError::BadSignature { .. },
+            }) => {}
+            other => panic!("expected a block signature error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_broken_link_is_refused() {
+        let c = Consortium::new(3);
+        let (genesis, blocks) = chain(&c);
+        // Block 2 rebuilt on a different block 1 hash, then written raw.
+        let mut relinked = block::build(CH, 2, &[1; 32], 0, blocks[1].data.clone());
+        block::sign(&mut relinked, &c.orgs[0].orderer).unwrap();
+        let (_d, ledger) = raw_ledger(&c, &genesis, &[blocks[0].clone(), relinked], |_| {});
+        assert!(matches!(
+            verify(&ledger, &genesis, &c.rules()),
+            Err(VerifyError::Block {
+                number: 2,
+                source: BlockError::BrokenChain(2)
+            })
+        ));
+    }
+}

@@ -11,7 +11,8 @@ use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::atomic_broadcast_server::AtomicBroadcast;
 use consort_proto::raft_server;
 use consort_proto::{
-    Block, BroadcastResponse, DeliverRequest, Envelope, ProposalHeader, RaftPayload, Transaction,
+    Block, BroadcastResponse, DeliverRequest, Envelope, OrdererStatusRequest,
+    OrdererStatusResponse, ProposalHeader, RaftPayload, Transaction,
 };
 use prost::Message;
 use std::collections::HashMap;
@@ -244,6 +245,26 @@ impl AtomicBroadcast for OrdererService {
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn status(
+        &self,
+        req: Request<OrdererStatusRequest>,
+    ) -> Result<Response<OrdererStatusResponse>, Status> {
+        caller(
+            &req,
+            &self.inner.msp,
+            &[Role::Client, Role::Peer, Role::Admin, Role::Orderer],
+        )?;
+        let m = self.inner.raft.metrics().borrow().clone();
+        let tip = *self.inner.tip.borrow();
+        Ok(Response::new(OrdererStatusResponse {
+            id: self.inner.id,
+            leader: m.current_leader.unwrap_or(0),
+            height: tip.height,
+            last_block_hash: tip.last_hash.to_vec(),
+            term: m.current_term,
+        }))
     }
 }
 

@@ -153,3 +153,242 @@ impl Committer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::BlockError;
+    use crate::identity::ca::{CertAuthority, KeyKind};
+    use crate::identity::Role;
+    use crate::testkit::{self, block_after, endorsed_envelope, rwset, version, Consortium};
+    use consort_proto::TxValidationCode as Code;
+
+    const CH: &str = "testchannel";
+
+    struct Fixture {
+        c: Consortium,
+        genesis: Block,
+        _dir: tempfile::TempDir,
+        committer: Committer,
+    }
+
+    fn fixture() -> Fixture {
+        let c = Consortium::new(3);
+        let genesis = block::genesis(&c.config);
+        let (dir, ledger) = testkit::temp_ledger();
+        let committer = Committer::new(ledger, c.rules(), &genesis).unwrap();
+        Fixture {
+            c,
+            genesis,
+            _dir: dir,
+            committer,
+        }
+    }
+
+    /// A transaction by org1's client writing `key`, endorsed by org1 and org2.
+    fn tx(
+        c: &Consortium,
+        reads: &[(&str, Option<consort_proto::Version>)],
+        key: &str,
+    ) -> (Vec<u8>, String) {
+        endorsed_envelope(
+            &c.orgs[0].client,
+            CH,
+            rwset("token", reads, &[(key, Some("v"))]),
+            &[&c.orgs[0].peer, &c.orgs[1].peer],
+        )
+    }
+
+    #[test]
+    fn commits_genesis_on_a_new_ledger_and_checks_it_on_reopen() {
+        let c = Consortium::new(1);
+        let genesis = block::genesis(&c.config);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        {
+            let ledger = Arc::new(Ledger::open(&path).unwrap());
+            let committer = Committer::new(ledger.clone(), c.rules(), &genesis).unwrap();
+            assert_eq!(ledger.height(), 1);
+            assert_eq!(*committer.height_watch().borrow(), 1);
+            assert_eq!(
+                ledger.last_hash().unwrap(),
+                Some(block::block_hash(&genesis))
+            );
+            let stored = ledger.block(0).unwrap().unwrap();
+            assert_eq!(stored.block.as_ref(), Some(&genesis));
+            assert!(stored.validation_codes.is_empty());
+        }
+        {
+            let ledger = Arc::new(Ledger::open(&path).unwrap());
+            Committer::new(ledger.clone(), c.rules(), &genesis).unwrap();
+            assert_eq!(
+                ledger.height(),
+                1,
+                "the genesis block is not committed twice"
+            );
+        }
+        let mut other = c.config.clone();
+        other.max_message_bytes += 1;
+        let ledger = Arc::new(Ledger::open(&path).unwrap());
+        match Committer::new(ledger.clone(), c.rules(), &block::genesis(&other)) {
+            Err(CommitError::GenesisMismatch) => {}
+            other => panic!("expected GenesisMismatch, got {other:?}"),
+        }
+        assert_eq!(ledger.height(), 1);
+    }
+
+    #[test]
+    fn refuses_blocks_that_do_not_verify() {
+        let f = fixture();
+        let c = &f.c;
+        let orderer = &*c.orgs[0].orderer;
+        let data = vec![tx(c, &[], "a").0];
+        let refused = |b: Block| match f.committer.commit(b) {
+            Err(CommitError::Block(e)) => e,
+            other => panic!("expected a block error, got {other:?}"),
+        };
+
+        assert_eq!(
+            refused(block_after(CH, 2, &f.genesis, data.clone(), Some(orderer))),
+            BlockError::WrongNumber {
+                expected: 1,
+                got: 2
+            }
+        );
+        let mut unlinked = block::build(CH, 1, &[7; 32], 0, data.clone());
+        block::sign(&mut unlinked, orderer).unwrap();
+        assert_eq!(refused(unlinked), BlockError::BrokenChain(1));
+        assert!(matches!(
+            refused(block_after(
+                "otherchannel",
+                1,
+                &f.genesis,
+                data.clone(),
+                Some(orderer)
+            )),
+            BlockError::WrongChannel { number: 1, .. }
+        ));
+        let mut swapped = block_after(CH, 1, &f.genesis, data.clone(), Some(orderer));
+        swapped.data = vec![tx(c, &[], "b").0];
+        assert_eq!(refused(swapped), BlockError::DataHashMismatch(1));
+        assert_eq!(
+            refused(block_after(CH, 1, &f.genesis, data.clone(), None)),
+            BlockError::Unsigned(1)
+        );
+        for not_orderer in [&*c.orgs[1].peer, &*c.orgs[2].client] {
+            match refused(block_after(
+                CH,
+                1,
+                &f.genesis,
+                data.clone(),
+                Some(not_orderer),
+            )) {
+                BlockError::BadSignature { number: 1, reason } => {
+                    assert!(reason.contains("not an orderer"), "{reason}")
+                }
+                other => panic!("expected BadSignature, got {other:?}"),
+            }
+        }
+        let outside_ca = CertAuthority::generate("Org9MSP", KeyKind::Ed25519).unwrap();
+        let outsider = testkit::identity(
+            &outside_ca,
+            "orderer0.org9",
+            Role::Orderer,
+            KeyKind::Ed25519,
+        );
+        match refused(block_after(
+            CH,
+            1,
+            &f.genesis,
+            data.clone(),
+            Some(&outsider),
+        )) {
+            BlockError::BadSignature { number: 1, reason } => {
+                assert!(reason.contains("Org9MSP"), "{reason}")
+            }
+            other => panic!("expected BadSignature, got {other:?}"),
+        }
+        // A member orderer's signature over another header.
+        let mut forged = block_after(CH, 1, &f.genesis, data.clone(), None);
+        let other = block_after(CH, 1, &f.genesis, vec![], Some(orderer));
+        forged.signature = other.signature;
+        assert!(matches!(
+            refused(forged),
+            BlockError::BadSignature { number: 1, .. }
+        ));
+
+        assert_eq!(f.committer.ledger().height(), 1);
+        assert!(f.committer.ledger().block(1).unwrap().is_none());
+        // The good block still commits after all those refusals.
+        let good = block_after(CH, 1, &f.genesis, data, Some(orderer));
+        assert_eq!(f.committer.commit(good).unwrap(), vec![Code::Valid]);
+    }
+
+    #[test]
+    fn commits_a_good_block_returns_codes_and_advances_the_height_watch() {
+        let f = fixture();
+        let c = &f.c;
+        let mut height = f.committer.height_watch();
+        assert_eq!(*height.borrow_and_update(), 1);
+
+        let (valid, valid_id) = tx(c, &[("a", None)], "a");
+        let (one_org, one_org_id) = endorsed_envelope(
+            &c.orgs[2].client,
+            CH,
+            rwset("token", &[], &[("x", Some("1"))]),
+            &[&c.orgs[2].peer],
+        );
+        let b1 = block_after(
+            CH,
+            1,
+            &f.genesis,
+            vec![valid.clone(), one_org, valid.clone(), vec![]],
+            Some(&c.orgs[1].orderer),
+        );
+        let codes = f.committer.commit(b1.clone()).unwrap();
+        assert_eq!(
+            codes,
+            vec![
+                Code::Valid,
+                Code::EndorsementPolicyFailure,
+                Code::DuplicateTxid,
+                Code::NilEnvelope
+            ]
+        );
+        assert!(height.has_changed().unwrap());
+        assert_eq!(*height.borrow_and_update(), 2);
+
+        let ledger = f.committer.ledger();
+        assert_eq!(ledger.height(), 2);
+        assert_eq!(ledger.last_hash().unwrap(), Some(block::block_hash(&b1)));
+        let stored = ledger.block(1).unwrap().unwrap();
+        assert_eq!(
+            stored.validation_codes,
+            codes.iter().map(|c| *c as i32).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            ledger.get_version("token", "a").unwrap(),
+            Some(version(1, 0))
+        );
+        assert_eq!(ledger.get_state("token", "x").unwrap(), None);
+        assert_eq!(ledger.tx(&valid_id).unwrap().unwrap().tx_num, 0);
+        assert_eq!(
+            ledger.tx(&one_org_id).unwrap().unwrap().code,
+            Code::EndorsementPolicyFailure as i32
+        );
+
+        // Block 2: a stale read conflicts, a fresh one (signed by the P-256 org's orderer) is valid.
+        let (stale, _) = tx(c, &[("a", None)], "a");
+        let (fresh, _) = tx(c, &[("a", Some(version(1, 0)))], "a");
+        let b2 = block_after(CH, 2, &b1, vec![stale, fresh], Some(&c.orgs[2].orderer));
+        assert_eq!(
+            f.committer.commit(b2).unwrap(),
+            vec![Code::MvccReadConflict, Code::Valid]
+        );
+        assert_eq!(*height.borrow_and_update(), 3);
+        assert_eq!(
+            ledger.get_version("token", "a").unwrap(),
+            Some(version(2, 1))
+        );
+    }
+}

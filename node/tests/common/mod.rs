@@ -1,0 +1,323 @@
+//! A multi-process network fixture for the integration tests: real
+//! `consort` node processes on loopback, with helpers to load, kill and
+//! compare them.
+#![allow(dead_code)]
+
+use consort::client::{args, Client, ClientError};
+use consort::config::{NetworkSpec, NodeRole};
+use consort::identity::Role;
+use consort::localnet::LocalNet;
+use consort::transport::Dialer;
+use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+use consort_proto::{OrdererStatusRequest, OrdererStatusResponse, PeerStatusResponse};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Network tests run one at a time: each starts six processes on two cores.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running three-org network in a temporary directory.
+pub struct TestNet {
+    pub net: LocalNet,
+    pub dir: tempfile::TempDir,
+}
+
+pub const ACCOUNTS: usize = 8;
+pub const PER_ACCOUNT: u64 = 100_000;
+
+impl TestNet {
+    /// Generates and starts the standard three-org network from `base_port`.
+    pub async fn start(base_port: u16) -> Self {
+        Self::start_with(NetworkSpec::three_orgs(base_port)).await
+    }
+
+    pub async fn start_with(spec: NetworkSpec) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_consort"));
+        let mut net = LocalNet::generate(&dir.path().join("net"), &spec, &bin).expect("generate");
+        net.start_all().expect("start");
+        net.wait_ready(Duration::from_secs(60))
+            .await
+            .expect("network ready");
+        TestNet { net, dir }
+    }
+
+    pub fn peer_names(&self) -> Vec<String> {
+        self.net
+            .nodes_of(NodeRole::Peer)
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
+    }
+
+    pub fn orderer_names(&self) -> Vec<String> {
+        self.net
+            .nodes_of(NodeRole::Orderer)
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
+    }
+
+    /// A client of org `i` (1-based) on its own peer.
+    pub async fn client(&self, i: usize) -> Client {
+        self.net
+            .client(&format!("Org{i}MSP"), None)
+            .await
+            .expect("client")
+    }
+
+    /// A client of org `i` on `peer`.
+    pub async fn client_on(&self, i: usize, peer: &str) -> Result<Client, String> {
+        self.net
+            .client(&format!("Org{i}MSP"), Some(peer))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Creates token TOK and issues PER_ACCOUNT to each of ACCOUNTS accounts.
+    pub async fn setup_token(&self) {
+        let c = self.client(1).await;
+        let r = c
+            .invoke("token", "create", &args(&["TOK", "1000000000"]))
+            .await
+            .expect("create");
+        assert_eq!(r.code.as_str_name(), "VALID");
+        // Issues all update the token's issued counter: one at a time.
+        let amount = PER_ACCOUNT.to_string();
+        for i in 0..ACCOUNTS {
+            let r = c
+                .invoke(
+                    "token",
+                    "issue",
+                    &args(&["TOK", &format!("acct{i}"), &amount, "setup"]),
+                )
+                .await
+                .expect("issue");
+            assert_eq!(r.code.as_str_name(), "VALID");
+        }
+    }
+
+    /// Sum of all account balances, read through org `i`'s gateway.
+    pub async fn total_supply(&self, c: &Client) -> u64 {
+        let mut total = 0;
+        for i in 0..ACCOUNTS {
+            let out = c
+                .evaluate("token", "balance", &args(&["TOK", &format!("acct{i}")]))
+                .await
+                .expect("balance");
+            total += String::from_utf8_lossy(&out)
+                .parse::<u64>()
+                .expect("number");
+        }
+        total
+    }
+
+    /// Status of every running peer.
+    pub async fn peer_statuses(&mut self) -> Vec<PeerStatusResponse> {
+        let mut out = Vec::new();
+        for (i, name) in self.peer_names().into_iter().enumerate() {
+            if !self.net.is_running(&name) {
+                continue;
+            }
+            if let Ok(c) = self.client_on(i + 1, &name).await {
+                if let Ok(s) = c.status().await {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until every running peer has the same height, block hash and
+    /// state hash, and at least `min_height`; returns that status.
+    pub async fn wait_converged(
+        &mut self,
+        min_height: u64,
+        timeout: Duration,
+    ) -> PeerStatusResponse {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let all = self.peer_statuses().await;
+            let expected = self.peer_names().len();
+            if all.len() == expected
+                && all[0].height >= min_height
+                && all.iter().all(|s| {
+                    s.height == all[0].height
+                        && s.last_block_hash == all[0].last_block_hash
+                        && s.state_hash == all[0].state_hash
+                })
+            {
+                return all[0].clone();
+            }
+            if Instant::now() > deadline {
+                let summary: Vec<String> = all
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} h={} state={}",
+                            s.name,
+                            s.height,
+                            hex::encode(&s.state_hash[..4.min(s.state_hash.len())])
+                        )
+                    })
+                    .collect();
+                panic!("peers did not converge within {timeout:?}: {summary:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Each running orderer's status, dialing as org 1's client.
+    pub async fn orderer_statuses(&mut self) -> Vec<(String, OrdererStatusResponse)> {
+        let profile = self
+            .net
+            .profile("Org1MSP", Role::Client, None)
+            .expect("profile");
+        let signer = Arc::new(
+            consort::identity::SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
+                .expect("id"),
+        );
+        let (_, config) = consort::node::load_genesis(&profile.genesis).expect("genesis");
+        let cas = config
+            .orgs
+            .iter()
+            .flat_map(|o| o.ca_certs.clone())
+            .collect();
+        let dialer = Dialer::new(signer, cas);
+        let mut out = Vec::new();
+        for n in self.net.nodes_of(NodeRole::Orderer) {
+            if !self.net.is_running(&n.name) {
+                continue;
+            }
+            let Ok(ch) = dialer.connect(&n.endpoint, None).await else {
+                continue;
+            };
+            if let Ok(s) = AtomicBroadcastClient::new(ch)
+                .status(OrdererStatusRequest {})
+                .await
+            {
+                out.push((n.name.clone(), s.into_inner()));
+            }
+        }
+        out
+    }
+
+    /// The name of the current Raft leader, waiting for one.
+    pub async fn leader(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let st = self.orderer_statuses().await;
+            if let Some((_, s)) = st.iter().find(|(_, s)| s.leader != 0) {
+                let leader_id = s.leader;
+                if let Some((name, _)) = st.iter().find(|(_, s)| s.id == leader_id) {
+                    return name.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no Raft leader within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Outcome of one load transaction.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub tx_id: String,
+    pub acked_block: Option<u64>,
+    pub error: Option<String>,
+    pub at: Instant,
+}
+
+/// Sends `count` transfers (or until `stop` turns true) through `clients`
+/// round robin, `concurrency` at a time; returns what each submission got.
+pub async fn transfer_load(
+    clients: Vec<Client>,
+    count: usize,
+    concurrency: usize,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+    seed: u64,
+) -> Vec<Sent> {
+    use futures::stream::{self, StreamExt};
+    let results = stream::iter(0..count)
+        .take_while(|_| {
+            let stopped = stop.as_ref().map(|s| *s.borrow()).unwrap_or(false);
+            async move { !stopped }
+        })
+        .map(|i| {
+            let c = clients[i % clients.len()].clone();
+            async move {
+                let x = (i as u64)
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(seed);
+                let from = (x >> 33) as usize % ACCOUNTS;
+                let to = (from + 1 + ((x >> 17) as usize % (ACCOUNTS - 1))) % ACCOUNTS;
+                let amount = 1 + (x >> 7) % 10;
+                let a = args(&[
+                    "TOK",
+                    &format!("acct{from}"),
+                    &format!("acct{to}"),
+                    &amount.to_string(),
+                    "load",
+                ]);
+                let endorsed = match c.endorse("token", "transfer", &a).await {
+                    Ok(e) => e,
+                    Err(e) => {
+                        return Sent {
+                            tx_id: String::new(),
+                            acked_block: None,
+                            error: Some(format!("endorse: {e}")),
+                            at: Instant::now(),
+                        }
+                    }
+                };
+                let r: Result<u64, ClientError> = c.submit(&endorsed).await;
+                Sent {
+                    tx_id: endorsed.tx_id,
+                    acked_block: r.as_ref().ok().copied(),
+                    error: r.err().map(|e| e.to_string()),
+                    at: Instant::now(),
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    results
+}
+
+/// How many times each transaction ID occurs in blocks 1..height, with its codes.
+pub async fn tx_occurrences(
+    c: &Client,
+    height: u64,
+) -> std::collections::HashMap<String, Vec<i32>> {
+    use consort_proto::{Envelope, GetBlockRequest, ProposalHeader, Transaction};
+    use prost::Message;
+    let mut out: std::collections::HashMap<String, Vec<i32>> = Default::default();
+    for n in 1..height {
+        let b = c
+            .gateway()
+            .get_block(GetBlockRequest { number: n })
+            .await
+            .expect("block")
+            .into_inner();
+        let block = b.block.unwrap_or_default();
+        for (i, d) in block.data.iter().enumerate() {
+            let id = Envelope::decode(d.as_slice())
+                .ok()
+                .and_then(|e| Transaction::decode(e.payload.as_slice()).ok())
+                .and_then(|t| ProposalHeader::decode(t.header.as_slice()).ok())
+                .map(|h| h.tx_id)
+                .unwrap_or_default();
+            out.entry(id)
+                .or_default()
+                .push(b.validation_codes.get(i).copied().unwrap_or(-1));
+        }
+    }
+    out
+}

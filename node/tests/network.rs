@@ -1,0 +1,417 @@
+//! Multi-process tests: real orderer and peer processes on loopback.
+
+mod common;
+
+use common::*;
+use consort::client::args;
+use consort_proto::{Envelope, GetBlockRequest, Transaction, TxValidationCode as Code};
+use prost::Message;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_transfers_through_two_gateways_converge() {
+    let _serial = serial();
+    let mut t = TestNet::start(21000).await;
+    t.setup_token().await;
+    let c1 = t.client(1).await;
+    let c2 = t.client(2).await;
+    let sent = transfer_load(vec![c1.clone(), c2.clone()], 200, 16, None, 7).await;
+    let acked: Vec<&Sent> = sent.iter().filter(|s| s.acked_block.is_some()).collect();
+    assert_eq!(
+        acked.len(),
+        200,
+        "every submission is acknowledged: {:?}",
+        sent.iter().find(|s| s.error.is_some())
+    );
+    // Every acknowledged transaction commits with a final code on both gateways' peers.
+    let mut valid = 0;
+    for s in &acked {
+        let (code, _) = c1
+            .commit_status(&s.tx_id, Duration::from_secs(30))
+            .await
+            .expect("status");
+        assert!(
+            matches!(code, Code::Valid | Code::MvccReadConflict),
+            "{code:?}"
+        );
+        valid += usize::from(code == Code::Valid);
+    }
+    assert!(valid > 0);
+    let status = t.wait_converged(2, Duration::from_secs(30)).await;
+    assert_eq!(
+        t.total_supply(&t.client(3).await).await,
+        ACCOUNTS as u64 * PER_ACCOUNT,
+        "transfers never change the supply"
+    );
+    // Each transaction is in the chain exactly once.
+    let occ = tx_occurrences(&c2, status.height).await;
+    for s in &acked {
+        assert_eq!(occ.get(&s.tx_id).map(Vec::len), Some(1), "tx {}", s.tx_id);
+    }
+    // A stopped peer's ledger verifies offline end to end.
+    let peer = t.peer_names()[2].clone();
+    t.net.stop(&peer, Duration::from_secs(10)).unwrap();
+    let node = t
+        .net
+        .nodes()
+        .iter()
+        .find(|n| n.name == peer)
+        .unwrap()
+        .clone();
+    let (genesis, config) = consort::node::load_genesis(&t.net.net.genesis).unwrap();
+    let msp = std::sync::Arc::new(consort::identity::Msp::from_config(&config));
+    let rules = consort::node::channel_rules(&config, msp).unwrap();
+    let ledger = consort::ledger::Ledger::open(&node.dir.join("data").join("ledger")).unwrap();
+    let v = consort::ledger::verify::verify(&ledger, &genesis, &rules).expect("ledger verifies");
+    assert_eq!(v.height, status.height);
+    assert_eq!(
+        v.valid as usize,
+        valid + 1 + ACCOUNTS,
+        "create + issues + valid transfers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_raft_leader_under_load_loses_nothing_acknowledged() {
+    let _serial = serial();
+    let mut t = TestNet::start(21100).await;
+    t.setup_token().await;
+    let leader = t.leader(Duration::from_secs(10)).await;
+    let clients = vec![t.client(1).await, t.client(2).await, t.client(3).await];
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(transfer_load(
+        clients.clone(),
+        100_000,
+        4,
+        Some(stop_rx),
+        11,
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed_at = Instant::now();
+    t.net.kill(&leader).unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let _ = stop_tx.send(true);
+    let sent = load.await.unwrap();
+    let new_leader = t.leader(Duration::from_secs(10)).await;
+    assert_ne!(new_leader, leader);
+    let acked: Vec<&Sent> = sent.iter().filter(|s| s.acked_block.is_some()).collect();
+    let before = acked.iter().filter(|s| s.at < killed_at).count();
+    let after: Vec<&&Sent> = acked.iter().filter(|s| s.at > killed_at).collect();
+    assert!(before > 0, "load ran before the kill");
+    let first_after = after
+        .iter()
+        .map(|s| s.at)
+        .min()
+        .expect("submissions resumed after the kill");
+    let gap = first_after - killed_at;
+    assert!(
+        gap < Duration::from_secs(6),
+        "submissions resumed after {gap:?}"
+    );
+    let failed = sent.iter().filter(|s| s.acked_block.is_none()).count();
+    eprintln!(
+        "leader {leader} killed: {before} acknowledged before, {} after, {failed} refused, resumed after {gap:?}, new leader {new_leader}",
+        after.len()
+    );
+    // The killed orderer restarts and catches up.
+    t.net.start(&leader).unwrap();
+    let status = t.wait_converged(2, Duration::from_secs(30)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = t.orderer_statuses().await;
+        if st.len() == 3
+            && st
+                .iter()
+                .all(|(_, s)| s.height == st[0].1.height && s.height >= status.height)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "restarted orderer did not catch up: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every acknowledged transaction is committed exactly once.
+    let status = t.wait_converged(2, Duration::from_secs(30)).await;
+    let occ = tx_occurrences(&clients[0], status.height).await;
+    for s in &acked {
+        let codes = occ.get(&s.tx_id).cloned().unwrap_or_default();
+        assert_eq!(
+            codes.len(),
+            1,
+            "acknowledged tx {} appears {} times",
+            s.tx_id,
+            codes.len()
+        );
+    }
+    assert_eq!(
+        t.total_supply(&clients[2]).await,
+        ACCOUNTS as u64 * PER_ACCOUNT
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_killed_during_commits_catches_up() {
+    let _serial = serial();
+    let mut t = TestNet::start(21200).await;
+    t.setup_token().await;
+    let victim = t.peer_names()[2].clone();
+    let clients = vec![t.client(1).await, t.client(2).await];
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(transfer_load(
+        clients.clone(),
+        100_000,
+        8,
+        Some(stop_rx),
+        13,
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    t.net.kill(&victim).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    t.net.start(&victim).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = stop_tx.send(true);
+    let sent = load.await.unwrap();
+    assert!(sent.iter().filter(|s| s.acked_block.is_some()).count() > 10);
+    let status = t.wait_converged(3, Duration::from_secs(60)).await;
+    assert!(status.height > 3);
+    assert_eq!(
+        t.total_supply(&t.client(3).await).await,
+        ACCOUNTS as u64 * PER_ACCOUNT
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_codes_on_a_live_network() {
+    let _serial = serial();
+    let mut t = TestNet::start(21300).await;
+    t.setup_token().await;
+    let c1 = t.client(1).await;
+    let c2 = t.client(2).await;
+
+    // Two transfers that read the same balance, endorsed first, submitted together.
+    let a = c1
+        .endorse(
+            "token",
+            "transfer",
+            &args(&["TOK", "acct0", "acct1", "5", "x"]),
+        )
+        .await
+        .unwrap();
+    let b = c2
+        .endorse(
+            "token",
+            "transfer",
+            &args(&["TOK", "acct0", "acct2", "5", "y"]),
+        )
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(c1.submit(&a), c2.submit(&b));
+    let (ba, bb) = (ra.unwrap(), rb.unwrap());
+    let (ca, _) = c1
+        .commit_status(&a.tx_id, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let (cb, _) = c1
+        .commit_status(&b.tx_id, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut codes = [(ba, ca), (bb, cb)];
+    codes.sort_by_key(|(blk, _)| *blk);
+    if ba == bb {
+        // Same block: the later one in block order conflicts.
+        let block = c1
+            .gateway()
+            .get_block(GetBlockRequest { number: ba })
+            .await
+            .unwrap()
+            .into_inner();
+        let ids: Vec<i32> = block.validation_codes.clone();
+        assert_eq!(ids.iter().filter(|c| **c == Code::Valid as i32).count(), 1);
+        assert_eq!(
+            ids.iter()
+                .filter(|c| **c == Code::MvccReadConflict as i32)
+                .count(),
+            1
+        );
+        assert_eq!(
+            ids[0],
+            Code::Valid as i32,
+            "the earlier transaction in the block wins"
+        );
+    }
+    assert_eq!(codes[0].1, Code::Valid);
+    assert_eq!(codes[1].1, Code::MvccReadConflict);
+    let bal = c1
+        .evaluate("token", "balance", &args(&["TOK", "acct0"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&bal),
+        (PER_ACCOUNT - 5).to_string(),
+        "the conflicting transfer changed nothing"
+    );
+
+    // Endorsed by one org where the policy needs two.
+    let e = c1
+        .endorse(
+            "token",
+            "transfer",
+            &args(&["TOK", "acct3", "acct4", "1", "z"]),
+        )
+        .await
+        .unwrap();
+    let mut tx = Transaction::decode(e.prepared.as_slice()).unwrap();
+    assert_eq!(tx.endorsements.len(), 2);
+    tx.endorsements.truncate(1);
+    let mut one = e.clone();
+    one.prepared = tx.encode_to_vec();
+    c1.submit(&one).await.unwrap();
+    let (code, _) = c1
+        .commit_status(&e.tx_id, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(code, Code::EndorsementPolicyFailure);
+
+    // A resubmitted transaction.
+    let e = c1
+        .endorse(
+            "token",
+            "transfer",
+            &args(&["TOK", "acct5", "acct6", "1", "w"]),
+        )
+        .await
+        .unwrap();
+    let env: Envelope = c1.envelope(&e).unwrap();
+    let first = c1.submit_envelope(env.clone()).await.unwrap();
+    let second = c1.submit_envelope(env).await.unwrap();
+    assert!(second >= first);
+    t.wait_converged(second + 1, Duration::from_secs(30)).await;
+    let occ = tx_occurrences(&c1, second + 1).await;
+    assert_eq!(
+        occ[&e.tx_id],
+        vec![Code::Valid as i32, Code::DuplicateTxid as i32]
+    );
+    let (code, blk) = c2
+        .commit_status(&e.tx_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (code, blk),
+        (Code::Valid, first),
+        "the index keeps the original"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outsiders_cannot_connect_and_tampering_is_refused() {
+    use consort::identity::ca::{CertAuthority, IssueRequest, KeyKind};
+    use consort::identity::{Role, SigningIdentity};
+    use consort::transport::Dialer;
+    use consort_proto::gateway_client::GatewayClient;
+    use consort_proto::{EvaluateRequest, PeerStatusRequest};
+    use std::sync::Arc;
+
+    let _serial = serial();
+    let mut t = TestNet::start(21400).await;
+    let (_, config) = consort::node::load_genesis(&t.net.net.genesis).unwrap();
+    let cas: Vec<Vec<u8>> = config
+        .orgs
+        .iter()
+        .flat_map(|o| o.ca_certs.clone())
+        .collect();
+
+    // An identity from a CA outside the consortium, one with an expired
+    // certificate from a member CA, and no certificate at all.
+    let evil_ca = CertAuthority::generate("Org1MSP", KeyKind::Ed25519).unwrap();
+    let evil = evil_ca
+        .issue(&IssueRequest::new("mallory", Role::Client, vec![]))
+        .unwrap();
+    let evil = Arc::new(SigningIdentity::from_der("Org1MSP", evil.cert_der, evil.key_der).unwrap());
+    let org1_dir = t.net.net.dir.join("orgs/Org1MSP/ca");
+    let org1_ca = CertAuthority::load(
+        "Org1MSP",
+        &std::fs::read_to_string(org1_dir.join("ca.crt")).unwrap(),
+        &std::fs::read_to_string(org1_dir.join("ca.key")).unwrap(),
+    )
+    .unwrap();
+    let mut req = IssueRequest::new("old", Role::Client, vec![]);
+    req.not_before = time::OffsetDateTime::now_utc() - Duration::from_secs(7200);
+    req.not_after = time::OffsetDateTime::now_utc() - Duration::from_secs(3600);
+    let old = org1_ca.issue(&req).unwrap();
+    let old = Arc::new(SigningIdentity::from_der("Org1MSP", old.cert_der, old.key_der).unwrap());
+
+    for node in t.net.nodes().to_vec() {
+        for (who, id) in [("outside CA", &evil), ("expired", &old)] {
+            let dialer = Dialer::new(id.clone(), cas.clone());
+            let refused = match dialer.connect(&node.endpoint, None).await {
+                Err(_) => true,
+                Ok(ch) => GatewayClient::new(ch)
+                    .peer_status(PeerStatusRequest {})
+                    .await
+                    .is_err(),
+            };
+            assert!(refused, "{who} certificate got through to {}", node.name);
+        }
+        // No client certificate.
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificates(cas.iter().map(|d| {
+                tonic::transport::Certificate::from_pem(consort::identity::cert::der_to_pem(d))
+            }))
+            .domain_name("127.0.0.1");
+        let ep = tonic::transport::Endpoint::from_shared(format!("https://{}", node.endpoint))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap();
+        let refused = match ep.connect().await {
+            Err(_) => true,
+            Ok(ch) => GatewayClient::new(ch)
+                .peer_status(PeerStatusRequest {})
+                .await
+                .is_err(),
+        };
+        assert!(
+            refused,
+            "a client without certificate got through to {}",
+            node.name
+        );
+    }
+
+    // A member client with a tampered proposal signature.
+    let c = t.client(1).await;
+    let mut call = c
+        .propose("token", "balance", &args(&["TOK", "acct0"]))
+        .unwrap();
+    call.proposal.signature[0] ^= 0x55;
+    let err = c
+        .gateway()
+        .evaluate(EvaluateRequest {
+            proposal: Some(call.proposal),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    assert!(err.message().contains("signature"), "{}", err.message());
+    // Malformed bytes, unknown chaincode, oversized message.
+    let mut call = c
+        .propose("token", "balance", &args(&["TOK", "acct0"]))
+        .unwrap();
+    call.proposal.proposal_bytes = vec![0xff; 10];
+    let err = c
+        .gateway()
+        .evaluate(EvaluateRequest {
+            proposal: Some(call.proposal),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    let err = c.evaluate("nosuchcc", "f", &[]).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
+    let huge = vec![b'x'; 5 * 1024 * 1024];
+    let err = c.evaluate("token", "balance", &[huge]).await.unwrap_err();
+    assert!(err.code().is_some(), "{err}");
+    // The network still works afterwards.
+    t.wait_converged(1, Duration::from_secs(10)).await;
+    assert!(c.evaluate("token", "info", &args(&["NONE"])).await.is_err());
+}
