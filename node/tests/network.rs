@@ -109,6 +109,11 @@ async fn killing_the_raft_leader_under_load_loses_nothing_acknowledged() {
         "submissions resumed after {gap:?}"
     );
     let failed = sent.iter().filter(|s| s.acked_block.is_none()).count();
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for s in sent.iter().filter_map(|s| s.error.as_ref()) {
+        *kinds.entry(s.chars().take(90).collect()).or_default() += 1;
+    }
+    eprintln!("refusals: {kinds:#?}");
     eprintln!(
         "leader {leader} killed: {before} acknowledged before, {} after, {failed} refused, resumed after {gap:?}, new leader {new_leader}",
         after.len()

@@ -27,6 +27,8 @@ const FORWARDED: &str = "x-consort-forwarded";
 
 /// How long Broadcast waits for a Raft leader before failing.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// How long a follower keeps looking for a reachable leader.
+const FAILOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// Maps an ordering error to a gRPC status (the one place this is decided).
 pub fn status_of(e: &OrderError) -> Status {
@@ -120,11 +122,13 @@ impl OrdererService {
             .map_err(|_| OrderError::Refused("submitter's signature does not verify".into()))
     }
 
-    async fn leader(&self) -> Result<NodeId, OrderError> {
+    /// The current Raft leader other than `avoid`, waiting up to LEADER_WAIT for one.
+    async fn leader(&self, avoid: Option<NodeId>) -> Result<NodeId, OrderError> {
         let mut metrics = self.inner.raft.metrics();
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            if let Some(l) = metrics.borrow_and_update().current_leader {
+            let current = metrics.borrow_and_update().current_leader;
+            if let Some(l) = current.filter(|l| Some(*l) != avoid) {
                 return Ok(l);
             }
             if tokio::time::timeout_at(deadline, metrics.changed())
@@ -137,6 +141,57 @@ impl OrdererService {
             }
         }
     }
+}
+
+impl OrdererService {
+    async fn order_locally(&self, raw: Vec<u8>) -> Result<Response<BroadcastResponse>, Status> {
+        let (reply, rx) = oneshot::channel();
+        let down = || Status::unavailable("ordering service unavailable: shutting down");
+        self.inner
+            .cutter
+            .send(Submission {
+                envelope: raw,
+                reply,
+            })
+            .await
+            .map_err(|_| down())?;
+        let number = rx.await.map_err(|_| down())?.map_err(|e| status_of(&e))?;
+        Ok(Response::new(BroadcastResponse {
+            block_number: number,
+        }))
+    }
+
+    async fn forward(
+        &self,
+        leader: NodeId,
+        env: Envelope,
+    ) -> Result<Response<BroadcastResponse>, Status> {
+        let endpoint = self
+            .inner
+            .members
+            .get(&leader)
+            .ok_or_else(|| Status::internal(format!("leader {leader} has no endpoint")))?;
+        let ch = self
+            .inner
+            .dialer
+            .channel(endpoint)
+            .map_err(|e| Status::unavailable(format!("ordering service unavailable: {e}")))?;
+        let mut fwd = Request::new(env);
+        fwd.metadata_mut()
+            .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+        tracing::debug!(leader, "forwarding submission to the Raft leader");
+        AtomicBroadcastClient::new(ch)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
+            .broadcast(fwd)
+            .await
+    }
+}
+
+/// Whether a call failed before reaching the server (so retrying elsewhere
+/// cannot duplicate it).
+fn is_connect_failure(s: &Status) -> bool {
+    s.code() == tonic::Code::Unavailable && s.message().contains("connect")
 }
 
 #[tonic::async_trait]
@@ -155,55 +210,27 @@ impl AtomicBroadcast for OrdererService {
         let raw = env.encode_to_vec();
         self.check_envelope(raw.len(), &env)
             .map_err(|e| status_of(&e))?;
-        let leader = self.leader().await.map_err(|e| status_of(&e))?;
-        if leader == self.inner.id {
-            let (reply, rx) = oneshot::channel();
-            self.inner
-                .cutter
-                .send(Submission {
-                    envelope: raw,
-                    reply,
-                })
-                .await
-                .map_err(|_| Status::unavailable("ordering service unavailable: shutting down"))?;
-            let number = rx
-                .await
-                .map_err(|_| Status::unavailable("ordering service unavailable: shutting down"))?
-                .map_err(|e| status_of(&e))?;
-            return Ok(Response::new(BroadcastResponse {
-                block_number: number,
-            }));
-        }
-        if forwarded {
-            return Err(status_of(&OrderError::LeaderChanged));
-        }
-        let endpoint = self
-            .inner
-            .members
-            .get(&leader)
-            .ok_or_else(|| Status::internal(format!("leader {leader} has no endpoint")))?;
-        let ch = self
-            .inner
-            .dialer
-            .channel(endpoint)
-            .map_err(|e| Status::unavailable(format!("ordering service unavailable: {e}")))?;
-        let mut fwd = Request::new(env);
-        fwd.metadata_mut()
-            .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
-        tracing::debug!(leader, "forwarding submission to the Raft leader");
-        let resp = AtomicBroadcastClient::new(ch)
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX)
-            .broadcast(fwd)
-            .await
-            .map_err(|s| {
-                if s.code() == tonic::Code::Unavailable {
-                    s
-                } else {
-                    Status::new(s.code(), s.message().to_string())
+        // A follower forwards to the leader; if the leader cannot be reached
+        // (it died and the election has not settled), wait for another one.
+        let deadline = tokio::time::Instant::now() + FAILOVER_WAIT;
+        let mut avoid = None;
+        loop {
+            let leader = self.leader(avoid).await.map_err(|e| status_of(&e))?;
+            if leader == self.inner.id {
+                return self.order_locally(raw).await;
+            }
+            if forwarded {
+                return Err(status_of(&OrderError::LeaderChanged));
+            }
+            match self.forward(leader, env.clone()).await {
+                Ok(resp) => return Ok(resp),
+                Err(s) if is_connect_failure(&s) && tokio::time::Instant::now() < deadline => {
+                    tracing::info!(leader, error = %s, "Raft leader unreachable; waiting for a new one");
+                    avoid = Some(leader);
                 }
-            })?;
-        Ok(resp)
+                Err(s) => return Err(s),
+            }
+        }
     }
 
     type DeliverStream = ReceiverStream<Result<Block, Status>>;
