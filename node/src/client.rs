@@ -23,6 +23,18 @@ pub enum ClientError {
     /// The gateway could not be reached or refused the TLS handshake.
     #[error(transparent)]
     Connect(#[from] TransportError),
+    /// The node closed the connection during or right after the TLS
+    /// handshake: it does not accept this client's certificate.
+    #[error(
+        "{gateway} refused the connection: the node does not accept this client's certificate \
+         (not issued by a channel member's CA, expired, revoked, or without a role) [{reason}]"
+    )]
+    Refused {
+        /// The gateway.
+        gateway: String,
+        /// The transport's message.
+        reason: String,
+    },
     /// The chaincode returned an error (nothing was written).
     #[error("{0}")]
     Chaincode(String),
@@ -132,11 +144,30 @@ impl Client {
         let ch = dialer
             .connect(&profile.gateway, profile.tls_name.as_deref())
             .await?;
-        Ok(Client {
+        let client = Client {
             signer,
             channel_id: config.channel_id,
             gateway: GatewayClient::new(ch).max_decoding_message_size(usize::MAX),
-        })
+        };
+        // Under TLS 1.3 the server judges the client certificate after the
+        // client considers the handshake done: one call tells.
+        if let Err(s) = client
+            .gateway
+            .clone()
+            .peer_status(PeerStatusRequest {})
+            .await
+        {
+            return Err(match s.code() {
+                tonic::Code::Cancelled | tonic::Code::Unknown | tonic::Code::Unavailable => {
+                    ClientError::Refused {
+                        gateway: profile.gateway.clone(),
+                        reason: s.message().to_string(),
+                    }
+                }
+                _ => ClientError::rpc("peer status", s),
+            });
+        }
+        Ok(client)
     }
 
     /// The channel.

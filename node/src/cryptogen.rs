@@ -336,3 +336,129 @@ fn relative_genesis(depth: usize) -> PathBuf {
     }
     p.join("genesis.block")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::cert;
+    use crate::identity::{Msp, SigningIdentity};
+    use crate::node::load_genesis;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn assert_private(path: &Path) {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
+
+    #[test]
+    fn three_org_network_loads_and_validates() {
+        // Config loading reads CONSORT_* variables.
+        let _env = crate::testkit::env_lock();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("net");
+        let spec = NetworkSpec::three_orgs(17050);
+        let net = generate(&spec, &out).unwrap();
+        let planned = layout(&spec, &out);
+        assert_eq!(net.genesis, out.join("genesis.block"));
+        assert_eq!(
+            net.nodes.iter().map(|n| &n.config).collect::<Vec<_>>(),
+            planned.nodes.iter().map(|n| &n.config).collect::<Vec<_>>()
+        );
+        assert_eq!(net.nodes.len(), 6);
+        assert_eq!(net.users.len(), 6);
+        assert_eq!(NetworkSpec::load(&out.join("network.toml")).unwrap(), spec);
+
+        let (genesis, config) = load_genesis(&net.genesis).unwrap();
+        assert_eq!(config.channel_id, "consort");
+        assert_eq!(config.chaincodes.len(), 1);
+        assert_eq!(config.peers.len(), 3);
+        let msp = Msp::from_config(&config);
+        assert_eq!(msp.msp_ids(), vec!["Org1MSP", "Org2MSP", "Org3MSP"]);
+
+        for org in &spec.orgs {
+            let ca_dir = out.join("orgs").join(&org.msp_id).join("ca");
+            assert_private(&ca_dir.join("ca.key"));
+            let ca_der = cert::pem_to_ders(&std::fs::read(ca_dir.join("ca.crt")).unwrap())
+                .unwrap()
+                .remove(0);
+            let in_config = config.orgs.iter().find(|o| o.msp_id == org.msp_id).unwrap();
+            assert_eq!(in_config.ca_certs, vec![ca_der]);
+        }
+
+        let mut orderer_ids = Vec::new();
+        for node in &net.nodes {
+            let cfg = NodeConfig::load(&node.config).unwrap();
+            assert_eq!(cfg.name, node.name);
+            assert_eq!(cfg.msp_id, node.msp_id);
+            assert_eq!(cfg.roles, vec![node.role]);
+            assert_eq!(cfg.listen, node.endpoint);
+            assert_eq!(cfg.data_dir, node.dir.join("data"));
+            assert_eq!(load_genesis(&cfg.genesis).unwrap().0, genesis);
+            assert_private(&cfg.key);
+
+            let signer = SigningIdentity::load(&cfg.msp_id, &cfg.cert, &cfg.key).unwrap();
+            let member = msp.validate(signer.serialized()).unwrap();
+            assert_eq!(member.msp_id, node.msp_id);
+            assert_eq!(member.subject, node.name);
+            let expected_role = match node.role {
+                NodeRole::Orderer => Role::Orderer,
+                NodeRole::Peer => Role::Peer,
+            };
+            assert_eq!(member.role, expected_role);
+            assert_eq!(
+                msp.identify_cert(signer.cert_der()).unwrap().msp_id,
+                node.msp_id
+            );
+
+            match node.role {
+                NodeRole::Orderer => {
+                    let id = cfg.orderer_id.unwrap();
+                    let entry = config.orderers.iter().find(|o| o.id == id).unwrap();
+                    assert_eq!(entry.msp_id, node.msp_id);
+                    assert_eq!(entry.endpoint, node.endpoint);
+                    orderer_ids.push(id);
+                }
+                NodeRole::Peer => {
+                    assert_eq!(cfg.orderer_id, None);
+                    assert!(config.peers.iter().any(|p| p.name == node.name
+                        && p.msp_id == node.msp_id
+                        && p.endpoint == node.endpoint));
+                }
+            }
+        }
+        orderer_ids.sort();
+        assert_eq!(orderer_ids, vec![1, 2, 3]);
+        let mut config_ids: Vec<u64> = config.orderers.iter().map(|o| o.id).collect();
+        config_ids.sort();
+        assert_eq!(config_ids, orderer_ids);
+
+        for user in &net.users {
+            let profile = ClientProfile::load(&user.profile).unwrap();
+            assert_eq!(profile.msp_id, user.msp_id);
+            assert_eq!(load_genesis(&profile.genesis).unwrap().0, genesis);
+            let org_peer = net
+                .nodes
+                .iter()
+                .find(|n| n.msp_id == user.msp_id && n.role == NodeRole::Peer)
+                .unwrap();
+            assert_eq!(profile.gateway, org_peer.endpoint);
+            assert_private(&profile.key);
+
+            let signer =
+                SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key).unwrap();
+            let member = msp.validate(signer.serialized()).unwrap();
+            assert_eq!(member.msp_id, user.msp_id);
+            assert_eq!(member.role, user.role);
+            assert!(member.subject.starts_with(&format!("{}@", user.name)));
+        }
+        for msp_id in msp.msp_ids() {
+            let roles: Vec<Role> = net
+                .users
+                .iter()
+                .filter(|u| u.msp_id == msp_id)
+                .map(|u| u.role)
+                .collect();
+            assert_eq!(roles, vec![Role::Client, Role::Admin], "{msp_id}");
+        }
+    }
+}

@@ -245,7 +245,7 @@ pub fn block_after(
 
 /// Serialises tests that read or set `CONSORT_*` environment variables,
 /// which config loading picks up process-wide.
-pub static ENV_LOCK: Mutex<()> = Mutex::new(());
+static ENV_LOCK: Mutex<()> = Mutex::new(());
 
 /// Takes [`ENV_LOCK`], surviving a panic of an earlier holder.
 pub fn env_lock() -> MutexGuard<'static, ()> {

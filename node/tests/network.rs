@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_transfers_through_two_gateways_converge() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut t = TestNet::start(21000).await;
     t.setup_token().await;
     let c1 = t.client(1).await;
@@ -73,7 +73,7 @@ async fn two_hundred_transfers_through_two_gateways_converge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_raft_leader_under_load_loses_nothing_acknowledged() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut t = TestNet::start(21100).await;
     t.setup_token().await;
     let leader = t.leader(Duration::from_secs(10)).await;
@@ -158,7 +158,7 @@ async fn killing_the_raft_leader_under_load_loses_nothing_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_killed_during_commits_catches_up() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut t = TestNet::start(21200).await;
     t.setup_token().await;
     let victim = t.peer_names()[2].clone();
@@ -189,7 +189,7 @@ async fn a_peer_killed_during_commits_catches_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_codes_on_a_live_network() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut t = TestNet::start(21300).await;
     t.setup_token().await;
     let c1 = t.client(1).await;
@@ -318,7 +318,7 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
     use consort_proto::{EvaluateRequest, PeerStatusRequest};
     use std::sync::Arc;
 
-    let _serial = serial();
+    let _serial = serial().await;
     let mut t = TestNet::start(21400).await;
     let (_, config) = consort::node::load_genesis(&t.net.net.genesis).unwrap();
     let cas: Vec<Vec<u8>> = config
@@ -381,6 +381,30 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
             "a client without certificate got through to {}",
             node.name
         );
+    }
+
+    // Through the client library the refusal is named as such.
+    let evil_dir = t.dir.path().join("evil");
+    std::fs::create_dir_all(&evil_dir).unwrap();
+    std::fs::write(evil_dir.join("cert.pem"), evil.cert_pem()).unwrap();
+    std::fs::write(evil_dir.join("key.pem"), evil.key_pem()).unwrap();
+    let profile = consort::config::ClientProfile {
+        msp_id: "Org1MSP".into(),
+        cert: evil_dir.join("cert.pem"),
+        key: evil_dir.join("key.pem"),
+        genesis: t.net.net.genesis.clone(),
+        gateway: t.net.nodes_of(consort::config::NodeRole::Peer)[0]
+            .endpoint
+            .clone(),
+        tls_name: None,
+    };
+    match consort::client::Client::connect(&profile).await {
+        Err(e @ consort::client::ClientError::Refused { .. }) => {
+            assert!(e.to_string().contains("certificate"), "{e}")
+        }
+        Err(consort::client::ClientError::Connect(_)) => {}
+        Err(e) => panic!("unexpected error kind: {e}"),
+        Ok(_) => panic!("an outside certificate connected"),
     }
 
     // A member client with a tampered proposal signature.

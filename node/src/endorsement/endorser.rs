@@ -281,11 +281,12 @@ mod tests {
 
     struct Fixture {
         c: Consortium,
-        _dir: tempfile::TempDir,
         ledger: Arc<Ledger>,
         rules: ChannelRules,
         registry: ChaincodeRegistry,
         release: mpsc::Sender<()>,
+        /// Last, so the ledger closes before its directory goes.
+        _dir: tempfile::TempDir,
     }
 
     impl Fixture {
@@ -305,11 +306,11 @@ mod tests {
             registry.register("badkey", Arc::new(WritesEmptyKey));
             Fixture {
                 c,
-                _dir: dir,
                 ledger,
                 rules,
                 registry,
                 release,
+                _dir: dir,
             }
         }
 

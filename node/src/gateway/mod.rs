@@ -235,7 +235,8 @@ impl Gateway for GatewayService {
                 .filter(|o| !failed.contains(*o))
                 .cloned()
                 .collect();
-            let Some(orgs) = policy.pick_orgs(&[self.p.msp_id.clone()], &candidates) else {
+            let Some(orgs) = policy.pick_orgs(std::slice::from_ref(&self.p.msp_id), &candidates)
+            else {
                 return Err(Status::unavailable(format!(
                     "cannot satisfy endorsement policy {policy} with reachable peers; failures: {}",
                     if failures.is_empty() {

@@ -106,6 +106,9 @@ struct Org {
     revoked: HashSet<Vec<u8>>,
 }
 
+/// A cached validation outcome.
+type Validated = Result<Arc<Identity>, MspError>;
+
 /// Cache capacity; beyond it the cache starts over (identities are few).
 const CACHE_CAP: usize = 4096;
 
@@ -113,7 +116,7 @@ const CACHE_CAP: usize = 4096;
 /// certificate is parsed and chain-checked once, not per signature.
 pub struct Msp {
     orgs: HashMap<String, Org>,
-    cache: Mutex<HashMap<[u8; 32], Result<Arc<Identity>, MspError>>>,
+    cache: Mutex<HashMap<[u8; 32], Validated>>,
 }
 
 impl std::fmt::Debug for Msp {
@@ -253,5 +256,147 @@ impl Msp {
             not_before: info.not_before,
             not_after: info.not_after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::ca::{CertAuthority, KeyKind};
+    use crate::identity::now_unix;
+    use crate::testkit::{self, Consortium};
+
+    fn serialized(msp_id: &str, cert_der: &[u8]) -> Vec<u8> {
+        SerializedIdentity {
+            msp_id: msp_id.into(),
+            cert_der: cert_der.to_vec(),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn validates_members_in_every_role() {
+        let c = Consortium::new(3);
+        assert_eq!(c.msp.msp_ids(), vec!["Org1MSP", "Org2MSP", "Org3MSP"]);
+        assert_eq!(c.msp.all_ca_certs().len(), 3);
+        for (i, org) in c.orgs.iter().enumerate() {
+            let msp_id = format!("Org{}MSP", i + 1);
+            for (who, role) in [
+                (&org.peer, Role::Peer),
+                (&org.client, Role::Client),
+                (&org.orderer, Role::Orderer),
+            ] {
+                let id = c.msp.validate(who.serialized()).unwrap();
+                assert_eq!(id.msp_id, msp_id);
+                assert_eq!(id.role, role);
+                assert_eq!(id.subject, who.info().subject_cn);
+                assert_eq!(id.cert_der, who.cert_der());
+                assert_eq!(id.signer().role, role.signer_role());
+                id.check_valid_at(now_unix()).unwrap();
+                assert!(matches!(
+                    id.check_valid_at(id.not_after + 1),
+                    Err(MspError::Expired { .. })
+                ));
+                assert!(matches!(
+                    id.check_valid_at(id.not_before - 1),
+                    Err(MspError::Expired { .. })
+                ));
+                // The second lookup is served from the cache, unchanged.
+                let again = c.msp.validate(who.serialized()).unwrap();
+                assert!(Arc::ptr_eq(&id, &again));
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_org_and_wrong_issuer_are_refused() {
+        let c = Consortium::new(2);
+        let peer1 = c.orgs[0].peer.cert_der();
+        assert_eq!(
+            c.msp.validate(&serialized("Org9MSP", peer1)).unwrap_err(),
+            MspError::UnknownOrg("Org9MSP".into())
+        );
+        // Org1's certificate presented as Org2's.
+        assert!(matches!(
+            c.msp.validate(&serialized("Org2MSP", peer1)),
+            Err(MspError::NotIssuedByOrg { msp_id, .. }) if msp_id == "Org2MSP"
+        ));
+        // A different CA with the same name (and so the same subject) as Org1's.
+        let impostor_ca = CertAuthority::generate("Org1MSP", KeyKind::Ed25519).unwrap();
+        let impostor = testkit::identity(&impostor_ca, "peer0.org1", Role::Peer, KeyKind::Ed25519);
+        assert_eq!(
+            c.msp.validate(impostor.serialized()).unwrap_err(),
+            MspError::NotIssuedByOrg {
+                msp_id: "Org1MSP".into(),
+                subject: "peer0.org1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn revoked_serial_is_refused() {
+        let c = Consortium::new(2);
+        let client = &c.orgs[0].client;
+        let serial = cert::parse(client.cert_der()).unwrap().serial;
+        let mut config = c.config.clone();
+        config.orgs[0].revoked_serials.push(serial.clone());
+        let msp = Msp::from_config(&config);
+        assert!(msp.is_revoked_serial(&serial));
+        assert!(!c.msp.is_revoked_serial(&serial));
+        let revoked = MspError::Revoked {
+            msp_id: "Org1MSP".into(),
+            subject: "user1@org1".into(),
+        };
+        assert_eq!(msp.validate(client.serialized()).unwrap_err(), revoked);
+        assert_eq!(msp.identify_cert(client.cert_der()).unwrap_err(), revoked);
+        // Only that certificate.
+        msp.validate(c.orgs[0].peer.serialized()).unwrap();
+        msp.validate(c.orgs[1].client.serialized()).unwrap();
+    }
+
+    #[test]
+    fn ca_and_malformed_certificates_are_refused() {
+        let c = Consortium::new(1);
+        let ca_der = &c.orgs[0].ca.cert().cert_der;
+        assert_eq!(
+            c.msp.validate(&serialized("Org1MSP", ca_der)).unwrap_err(),
+            MspError::IsCa("ca.org1msp".into())
+        );
+        assert!(matches!(
+            c.msp.validate(&[0xff, 0xff, 0xff]),
+            Err(MspError::Malformed(_))
+        ));
+        assert!(matches!(
+            c.msp.validate(&serialized("Org1MSP", b"not a certificate")),
+            Err(MspError::Cert(CertError::Malformed(_)))
+        ));
+    }
+
+    #[test]
+    fn identify_cert_finds_the_issuing_org() {
+        let c = Consortium::new(3);
+        for (i, org) in c.orgs.iter().enumerate() {
+            for who in [&org.peer, &org.orderer] {
+                let id = c.msp.identify_cert(who.cert_der()).unwrap();
+                assert_eq!(id.msp_id, format!("Org{}MSP", i + 1));
+                assert_eq!(id.subject, who.info().subject_cn);
+            }
+        }
+        let outside_ca = CertAuthority::generate("Org9MSP", KeyKind::EcdsaP256).unwrap();
+        let outsider = testkit::identity(&outside_ca, "peer0.org9", Role::Peer, KeyKind::EcdsaP256);
+        assert_eq!(
+            c.msp.identify_cert(outsider.cert_der()).unwrap_err(),
+            MspError::UnknownOrg("Org9MSP".into())
+        );
+        let impostor_ca = CertAuthority::generate("Org2MSP", KeyKind::Ed25519).unwrap();
+        let impostor = testkit::identity(&impostor_ca, "peer0.org2", Role::Peer, KeyKind::Ed25519);
+        assert_eq!(
+            c.msp.identify_cert(impostor.cert_der()).unwrap_err(),
+            MspError::UnknownOrg("Org2MSP".into())
+        );
+        assert!(matches!(
+            c.msp.identify_cert(b"junk"),
+            Err(MspError::Cert(CertError::Malformed(_)))
+        ));
     }
 }

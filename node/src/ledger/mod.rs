@@ -101,6 +101,9 @@ pub struct VersionedValue {
     pub value: Vec<u8>,
 }
 
+/// A raw state entry: encoded key and encoded value.
+pub type RawEntry = (Vec<u8>, Vec<u8>);
+
 /// A peer's ledger for one channel.
 pub struct Ledger {
     db: DB,
@@ -414,7 +417,7 @@ impl Ledger {
     }
 
     /// Every state entry as raw (key, value) pairs, in key order.
-    pub fn raw_state(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    pub fn raw_state(&self) -> Result<Vec<RawEntry>, LedgerError> {
         self.db
             .iterator_cf(self.cf(CF_STATE), IteratorMode::Start)
             .map(|item| {

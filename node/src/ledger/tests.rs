@@ -68,11 +68,14 @@ fn update(
     }
 }
 
+/// One block's writes and indexed transactions `(ID, index, code)`.
+type Spec<'a> = (Vec<StateWrite>, Vec<(&'a str, u64, Code)>);
+
+/// Everything observable about a ledger's tip and state.
+type Snapshot = (u64, Option<Hash>, Hash, Vec<RawEntry>);
+
 /// Commits `updates` in order, each linked to the previous one's hash.
-fn commit_chain(
-    ledger: &Ledger,
-    updates: Vec<(Vec<StateWrite>, Vec<(&str, u64, Code)>)>,
-) -> Vec<BlockUpdate> {
+fn commit_chain(ledger: &Ledger, updates: Vec<Spec<'_>>) -> Vec<BlockUpdate> {
     let mut prev = ledger.last_hash().unwrap().unwrap_or([0; 32]);
     let mut out = Vec::new();
     for (writes, txs) in updates {
@@ -91,8 +94,8 @@ fn state_value(ledger: &Ledger, ns: &str, key: &str) -> Option<(Version, String)
         .map(|v| (v.version, String::from_utf8(v.value).unwrap()))
 }
 
-/// Everything observable about a ledger, for before/after comparisons.
-fn snapshot(ledger: &Ledger) -> (u64, Option<Hash>, Hash, Vec<(Vec<u8>, Vec<u8>)>) {
+/// The ledger's snapshot, for before/after comparisons.
+fn snapshot(ledger: &Ledger) -> Snapshot {
     (
         ledger.height(),
         ledger.last_hash().unwrap(),
@@ -365,7 +368,7 @@ fn state_hash_depends_only_on_state() {
     let (_d2, b) = crate::testkit::temp_ledger();
     let empty = a.state_hash().unwrap();
     assert_eq!(empty, b.state_hash().unwrap());
-    let same = || -> Vec<(Vec<StateWrite>, Vec<(&str, u64, Code)>)> {
+    let same = || -> Vec<Spec<'static>> {
         vec![
             (vec![], vec![]),
             (

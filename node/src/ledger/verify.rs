@@ -179,7 +179,7 @@ mod tests {
     use crate::ledger::{BlockUpdate, StateWrite};
     use crate::peer::{CommitError, Committer};
     use crate::testkit::{self, block_after, endorsed_envelope, rwset, version, Consortium};
-    use consort_proto::{Block, CommittedBlock};
+    use consort_proto::{Block, CommittedBlock, TxValidationCode as Code};
     use std::sync::Arc;
 
     const CH: &str = "testchannel";
@@ -290,7 +290,6 @@ mod tests {
         for b in &blocks {
             codes.push(committer.commit(b.clone()).unwrap());
         }
-        use consort_proto::TxValidationCode as Code;
         assert_eq!(
             codes,
             vec![
@@ -360,7 +359,7 @@ mod tests {
         let (genesis, blocks) = chain(&c);
         let (_d, ledger) = raw_ledger(&c, &genesis, &blocks, |u| {
             if u.number == 2 {
-                u.block.validation_codes[1] = consort_proto::TxValidationCode::Valid as i32;
+                u.block.validation_codes[1] = Code::Valid as i32;
             }
         });
         match verify(&ledger, &genesis, &c.rules()) {

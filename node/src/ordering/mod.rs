@@ -136,7 +136,7 @@ impl Orderer {
                 tracing::info!(error = %e, "Raft already initialised");
             }
         }
-        let batch = s.config.batch.clone().unwrap_or_default();
+        let batch = s.config.batch.unwrap_or_default();
         let (tx, rx) = mpsc::channel(10_000);
         let cutter = cutter::Cutter::new(
             raft.clone(),

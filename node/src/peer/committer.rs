@@ -168,8 +168,9 @@ mod tests {
     struct Fixture {
         c: Consortium,
         genesis: Block,
-        _dir: tempfile::TempDir,
         committer: Committer,
+        /// Last, so the ledger closes before its directory goes.
+        _dir: tempfile::TempDir,
     }
 
     fn fixture() -> Fixture {
@@ -180,8 +181,8 @@ mod tests {
         Fixture {
             c,
             genesis,
-            _dir: dir,
             committer,
+            _dir: dir,
         }
     }
 

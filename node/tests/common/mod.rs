@@ -10,13 +10,13 @@ use consort::localnet::LocalNet;
 use consort::transport::Dialer;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::{OrdererStatusRequest, OrdererStatusResponse, PeerStatusResponse};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Network tests run one at a time: each starts six processes on two cores.
-pub fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 /// A running three-org network in a temporary directory.
