@@ -361,6 +361,40 @@ impl Client {
     }
 }
 
+/// An orderer's status, dialing it directly with the profile's identity.
+pub async fn orderer_status(
+    profile: &ClientProfile,
+    orderer: &str,
+    tls_name: Option<&str>,
+) -> Result<OrdererStatusResponse, ClientError> {
+    use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+    let signer = Arc::new(
+        SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
+            .map_err(|e| ClientError::Setup(e.to_string()))?,
+    );
+    let (_, config) =
+        load_genesis(&profile.genesis).map_err(|e| ClientError::Setup(e.to_string()))?;
+    let cas: Vec<Vec<u8>> = config
+        .orgs
+        .iter()
+        .flat_map(|o| o.ca_certs.clone())
+        .collect();
+    let ch = Dialer::new(signer, cas).connect(orderer, tls_name).await?;
+    AtomicBroadcastClient::new(ch)
+        .status(OrdererStatusRequest {})
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| match s.code() {
+            tonic::Code::Cancelled | tonic::Code::Unknown | tonic::Code::Unavailable => {
+                ClientError::Refused {
+                    gateway: orderer.to_string(),
+                    reason: s.message().to_string(),
+                }
+            }
+            _ => ClientError::rpc("orderer status", s),
+        })
+}
+
 /// String arguments as bytes.
 pub fn args(list: &[&str]) -> Vec<Vec<u8>> {
     list.iter().map(|s| s.as_bytes().to_vec()).collect()

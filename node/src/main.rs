@@ -55,6 +55,9 @@ enum Command {
     /// Offline ledger tools.
     #[command(subcommand)]
     Ledger(LedgerCmd),
+    /// Ordering service tools.
+    #[command(subcommand)]
+    Orderer(OrdererCmd),
     /// Show the gateway peer's height and hashes.
     Status {
         #[command(flatten)]
@@ -72,6 +75,10 @@ enum CryptoCmd {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Do nothing when the output directory already holds a network
+        /// (for one-shot init containers that run on every start).
+        #[arg(long)]
+        keep_existing: bool,
     },
     /// Print the three-org network description used by the demo.
     SampleSpec {
@@ -86,6 +93,12 @@ enum NodeCmd {
     /// Start a node from its config file.
     Start {
         /// The node's config file (settings can be overridden by CONSORT_<FIELD> variables).
+        #[arg(long, env = "CONSORT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check that the node serves (exit 0) — for container health checks.
+    Health {
+        /// The node's config file.
         #[arg(long, env = "CONSORT_CONFIG")]
         config: PathBuf,
     },
@@ -111,6 +124,22 @@ struct CallArgs {
     function: String,
     /// Arguments (strings).
     args: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum OrdererCmd {
+    /// Show an orderer's Raft view (its ID, the leader, the term) and chain height.
+    Status {
+        /// The orderer, host:port.
+        #[arg(long)]
+        orderer: String,
+        /// TLS server name to expect, when it differs from the orderer's host.
+        #[arg(long)]
+        tls_name: Option<String>,
+        /// Client profile (identity and genesis block).
+        #[arg(long, env = "CONSORT_PROFILE")]
+        profile: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,8 +179,10 @@ enum LedgerCmd {
 fn init_logging(default: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -210,6 +241,12 @@ async fn shutdown_signal() {
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     use std::process::ExitCode;
     match cli.command {
+        Command::Node(NodeCmd::Health { config }) => {
+            init_logging("error", false);
+            let cfg = NodeConfig::load(&config)?;
+            println!("{}", consort::node::health(&cfg).await?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Node(NodeCmd::Start { config }) => {
             let cfg = NodeConfig::load(&config)?;
             init_logging(
@@ -219,8 +256,16 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             consort::node::run(cfg, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Crypto(CryptoCmd::Generate { spec, out }) => {
+        Command::Crypto(CryptoCmd::Generate {
+            spec,
+            out,
+            keep_existing,
+        }) => {
             init_logging("warn", false);
+            if keep_existing && out.join("genesis.block").exists() {
+                println!("{} already holds a network; keeping it", out.display());
+                return Ok(ExitCode::SUCCESS);
+            }
             let spec = match spec {
                 Some(p) => NetworkSpec::load(&p)?,
                 None => NetworkSpec::three_orgs(7050),
@@ -327,6 +372,28 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 .await
                 .map_err(explain)?;
             println!("{}", String::from_utf8_lossy(&out));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Orderer(OrdererCmd::Status {
+            orderer,
+            tls_name,
+            profile,
+        }) => {
+            init_logging("warn", false);
+            let profile = ClientProfile::load(&profile)?;
+            let s = consort::client::orderer_status(&profile, &orderer, tls_name.as_deref())
+                .await
+                .map_err(explain)?;
+            let leader = if s.leader == 0 {
+                "none".to_string()
+            } else {
+                s.leader.to_string()
+            };
+            println!("orderer     {}", s.id);
+            println!("leader      {leader}");
+            println!("term        {}", s.term);
+            println!("height      {}", s.height);
+            println!("last block  {}", hex::encode(&s.last_block_hash));
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { conn } => {

@@ -236,3 +236,52 @@ pub async fn run(
     served?;
     Ok(())
 }
+
+/// Asks the node described by `cfg` whether it serves, over mutual TLS as
+/// the node itself, on its own listen port. Returns a one-line summary.
+pub async fn health(cfg: &NodeConfig) -> Result<String, NodeError> {
+    use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+    use consort_proto::gateway_client::GatewayClient;
+    let (_, config) = load_genesis(&cfg.genesis)?;
+    let msp = Msp::from_config(&config);
+    let signer = Arc::new(
+        SigningIdentity::load(&cfg.msp_id, &cfg.cert, &cfg.key)
+            .map_err(|e| NodeError::Identity(e.to_string()))?,
+    );
+    let port = cfg.listen.rsplit(':').next().unwrap_or_default();
+    let endpoint = format!("127.0.0.1:{port}");
+    let dialer = Dialer::new(signer, msp.all_ca_certs());
+    let ch = dialer.connect(&endpoint, Some("127.0.0.1")).await?;
+    let unhealthy = |what: &str, s: tonic::Status| {
+        NodeError::Transport(transport::TransportError::Connect {
+            endpoint: endpoint.clone(),
+            reason: format!("{what}: {}", s.message()),
+        })
+    };
+    let mut parts = Vec::new();
+    if cfg.has(NodeRole::Peer) {
+        let s = GatewayClient::new(ch.clone())
+            .peer_status(consort_proto::PeerStatusRequest {})
+            .await
+            .map_err(|s| unhealthy("peer status", s))?
+            .into_inner();
+        parts.push(format!("peer {} height {}", s.name, s.height));
+    }
+    if cfg.has(NodeRole::Orderer) {
+        let s = AtomicBroadcastClient::new(ch)
+            .status(consort_proto::OrdererStatusRequest {})
+            .await
+            .map_err(|s| unhealthy("orderer status", s))?
+            .into_inner();
+        let leader = if s.leader == 0 {
+            "none".to_string()
+        } else {
+            s.leader.to_string()
+        };
+        parts.push(format!(
+            "orderer {} height {} leader {leader} term {}",
+            s.id, s.height, s.term
+        ));
+    }
+    Ok(parts.join("; "))
+}

@@ -27,6 +27,9 @@ const FORWARDED: &str = "x-consort-forwarded";
 
 /// How long Broadcast waits for a Raft leader before failing.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// A leader that has not had a quorum acknowledgement for this long
+/// refuses submissions at once.
+const QUORUM_STALE_MS: u64 = 1_500;
 /// How long a follower keeps looking for a reachable leader.
 const FAILOVER_WAIT: Duration = Duration::from_secs(5);
 
@@ -144,6 +147,19 @@ impl OrdererService {
 }
 
 impl OrdererService {
+    /// Fails fast when this leader has not heard from a majority lately:
+    /// the block could not commit, so the client should not wait for it.
+    fn check_quorum(&self) -> Result<(), OrderError> {
+        let since = self.inner.raft.metrics().borrow().millis_since_quorum_ack;
+        match since {
+            Some(ms) if ms > QUORUM_STALE_MS => Err(OrderError::Unavailable(format!(
+                "the Raft leader has not heard from a majority of orderers for {ms} ms \
+                 (is a majority of orderers up?)"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     async fn order_locally(&self, raw: Vec<u8>) -> Result<Response<BroadcastResponse>, Status> {
         let (reply, rx) = oneshot::channel();
         let down = || Status::unavailable("ordering service unavailable: shutting down");
@@ -217,6 +233,7 @@ impl AtomicBroadcast for OrdererService {
         loop {
             let leader = self.leader(avoid).await.map_err(|e| status_of(&e))?;
             if leader == self.inner.id {
+                self.check_quorum().map_err(|e| status_of(&e))?;
                 return self.order_locally(raw).await;
             }
             if forwarded {

@@ -79,40 +79,12 @@ impl TestNet {
 
     /// Creates token TOK and issues PER_ACCOUNT to each of ACCOUNTS accounts.
     pub async fn setup_token(&self) {
-        let c = self.client(1).await;
-        let r = c
-            .invoke("token", "create", &args(&["TOK", "1000000000"]))
-            .await
-            .expect("create");
-        assert_eq!(r.code.as_str_name(), "VALID");
-        // Issues all update the token's issued counter: one at a time.
-        let amount = PER_ACCOUNT.to_string();
-        for i in 0..ACCOUNTS {
-            let r = c
-                .invoke(
-                    "token",
-                    "issue",
-                    &args(&["TOK", &format!("acct{i}"), &amount, "setup"]),
-                )
-                .await
-                .expect("issue");
-            assert_eq!(r.code.as_str_name(), "VALID");
-        }
+        setup_token(&self.client(1).await).await
     }
 
-    /// Sum of all account balances, read through org `i`'s gateway.
+    /// Sum of all account balances.
     pub async fn total_supply(&self, c: &Client) -> u64 {
-        let mut total = 0;
-        for i in 0..ACCOUNTS {
-            let out = c
-                .evaluate("token", "balance", &args(&["TOK", &format!("acct{i}")]))
-                .await
-                .expect("balance");
-            total += String::from_utf8_lossy(&out)
-                .parse::<u64>()
-                .expect("number");
-        }
-        total
+        total_supply(c).await
     }
 
     /// Status of every running peer.
@@ -320,4 +292,50 @@ pub async fn tx_occurrences(
         }
     }
     out
+}
+
+/// Creates token TOK and issues PER_ACCOUNT to each of ACCOUNTS accounts.
+pub async fn setup_token(c: &Client) {
+    let r = c
+        .invoke("token", "create", &args(&["TOK", "1000000000"]))
+        .await
+        .expect("create");
+    assert_eq!(r.code.as_str_name(), "VALID");
+    // Issues all update the token's issued counter: one at a time.
+    let amount = PER_ACCOUNT.to_string();
+    for i in 0..ACCOUNTS {
+        let r = c
+            .invoke(
+                "token",
+                "issue",
+                &args(&["TOK", &format!("acct{i}"), &amount, "setup"]),
+            )
+            .await
+            .expect("issue");
+        assert_eq!(r.code.as_str_name(), "VALID");
+    }
+}
+
+/// Sum of all account balances.
+pub async fn total_supply(c: &Client) -> u64 {
+    let mut total = 0;
+    for i in 0..ACCOUNTS {
+        let out = c
+            .evaluate("token", "balance", &args(&["TOK", &format!("acct{i}")]))
+            .await
+            .expect("balance");
+        total += String::from_utf8_lossy(&out)
+            .parse::<u64>()
+            .expect("number");
+    }
+    total
+}
+
+/// Asserts every acknowledged submission appears exactly once in the chain.
+pub async fn assert_acked_exactly_once(c: &Client, height: u64, sent: &[Sent]) {
+    let occ = tx_occurrences(c, height).await;
+    for s in sent.iter().filter(|s| s.acked_block.is_some()) {
+        let n = occ.get(&s.tx_id).map(Vec::len).unwrap_or(0);
+        assert_eq!(n, 1, "acknowledged tx {} appears {n} times", s.tx_id);
+    }
 }

@@ -1,0 +1,478 @@
+//! Fault tests against the docker-compose network: containers are killed,
+//! cut off, stopped and restarted while a load of token transfers runs from
+//! the host; afterwards all peers agree and nothing acknowledged is lost.
+//! Each test uses its own compose project and removes its containers,
+//! network and volumes, even when it fails.
+
+mod common;
+
+use common::*;
+use consort::client::{args, Client, ClientError};
+use consort::config::ClientProfile;
+use consort_proto::PeerStatusResponse;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "consort:test";
+const ORGS: usize = 3;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn docker_available() -> bool {
+    Command::new("docker")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Builds the image once per test run, from the binary cargo built for the tests.
+fn image() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let ctx = tempfile::tempdir().unwrap();
+        let out = run(Command::new("bash")
+            .arg(repo().join("deploy/build-image.sh"))
+            .env("CONSORT_BINARY", env!("CARGO_BIN_EXE_consort"))
+            .env("CONSORT_IMAGE", IMAGE)
+            .env("CONSORT_IMAGE_CONTEXT", ctx.path().join("image")));
+        assert!(
+            out.status.success(),
+            "image build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    });
+}
+
+/// A compose project of the repository's docker-compose.yml.
+struct Compose {
+    project: String,
+    base: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Compose {
+    async fn up(project: &str, base: u16) -> Self {
+        image();
+        let c = Compose {
+            project: project.to_string(),
+            base,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        c.down(); // leftovers of an earlier, interrupted run
+        let out = c.compose(&["up", "-d"]);
+        assert!(
+            out.status.success(),
+            "compose up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let init = c.container("init");
+        let out = run(Command::new("docker")
+            .args(["cp", &format!("{init}:/crypto")])
+            .arg(c.crypto()));
+        assert!(
+            out.status.success(),
+            "docker cp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c.wait_ready(Duration::from_secs(90)).await;
+        c
+    }
+
+    fn crypto(&self) -> PathBuf {
+        self.dir.path().join("crypto")
+    }
+
+    fn ports(&self, cmd: &mut Command) {
+        for i in 1..=ORGS {
+            let o = self.base + 2 * (i as u16 - 1);
+            cmd.env(format!("CONSORT_PORT_ORDERER0_ORG{i}"), o.to_string());
+            cmd.env(format!("CONSORT_PORT_PEER0_ORG{i}"), (o + 1).to_string());
+        }
+    }
+
+    fn compose(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("docker-compose");
+        cmd.args(["-p", &self.project, "-f"])
+            .arg(repo().join("docker-compose.yml"))
+            .args(args)
+            .env("CONSORT_IMAGE", IMAGE);
+        self.ports(&mut cmd);
+        run(&mut cmd)
+    }
+
+    fn down(&self) {
+        let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "5"]);
+    }
+
+    fn container(&self, service: &str) -> String {
+        let out = self.compose(&["ps", "-q", service]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        let out = run(Command::new("docker").args(args));
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn network(&self) -> String {
+        format!("{}_consort", self.project.replace(['.', '-'], ""))
+    }
+
+    fn peer_port(&self, org: usize) -> u16 {
+        self.base + 2 * (org as u16 - 1) + 1
+    }
+
+    fn orderer_port(&self, org: usize) -> u16 {
+        self.base + 2 * (org as u16 - 1)
+    }
+
+    fn profile(&self, org: usize, peer_org: usize) -> ClientProfile {
+        let mut p = ClientProfile::load(
+            &self
+                .crypto()
+                .join(format!("orgs/Org{org}MSP/users/user1/client.toml")),
+        )
+        .unwrap();
+        p.gateway = format!("127.0.0.1:{}", self.peer_port(peer_org));
+        p
+    }
+
+    async fn client(&self, org: usize) -> Result<Client, ClientError> {
+        Client::connect(&self.profile(org, org)).await
+    }
+
+    async fn wait_ready(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        for org in 1..=ORGS {
+            loop {
+                if let Ok(c) = self.client(org).await {
+                    if c.status().await.map(|s| s.height >= 1).unwrap_or(false) {
+                        break;
+                    }
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "peer of org {org} not ready within {timeout:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+
+    async fn statuses(&self) -> Vec<PeerStatusResponse> {
+        let mut out = Vec::new();
+        for org in 1..=ORGS {
+            if let Ok(c) = self.client(org).await {
+                if let Ok(s) = c.status().await {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    async fn wait_converged(&self, min_height: u64, timeout: Duration) -> PeerStatusResponse {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let all = self.statuses().await;
+            if all.len() == ORGS
+                && all[0].height >= min_height
+                && all.iter().all(|s| {
+                    s.height == all[0].height
+                        && s.last_block_hash == all[0].last_block_hash
+                        && s.state_hash == all[0].state_hash
+                })
+            {
+                return all[0].clone();
+            }
+            if Instant::now() > deadline {
+                let h: Vec<_> = all.iter().map(|s| (s.name.clone(), s.height)).collect();
+                panic!("peers did not converge within {timeout:?}: {h:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The service name of the Raft leader.
+    async fn leader(&self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for org in 1..=ORGS {
+                let ep = format!("127.0.0.1:{}", self.orderer_port(org));
+                if let Ok(s) = consort::client::orderer_status(&self.profile(1, 1), &ep, None).await
+                {
+                    if s.leader != 0 {
+                        return format!("orderer0.org{}", s.leader);
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no Raft leader within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn clients(&self, orgs: &[usize]) -> Vec<Client> {
+        let mut v = Vec::new();
+        for o in orgs {
+            v.push(self.client(*o).await.expect("client"));
+        }
+        v
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// Runs a load through `clients` until the returned sender is set.
+fn start_load(
+    clients: Vec<Client>,
+    seed: u64,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Vec<Sent>>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    (
+        tx,
+        tokio::spawn(transfer_load(clients, 1_000_000, 4, Some(rx), seed)),
+    )
+}
+
+async fn finish(c: &Compose, sent: &[Sent]) {
+    let acked = sent.iter().filter(|s| s.acked_block.is_some()).count();
+    assert!(acked > 0, "no submission was acknowledged");
+    let status = c.wait_converged(2, Duration::from_secs(90)).await;
+    let client = c.client(1).await.unwrap();
+    assert_acked_exactly_once(&client, status.height, sent).await;
+    assert_eq!(
+        total_supply(&client).await,
+        ACCOUNTS as u64 * PER_ACCOUNT,
+        "supply changed"
+    );
+    eprintln!(
+        "{acked} acknowledged of {} sent; all peers at height {}",
+        sent.len(),
+        status.height
+    );
+}
+
+macro_rules! require_docker {
+    () => {
+        if !docker_available() {
+            eprintln!("docker is not available here; skipping");
+            return;
+        }
+    };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_container_then_starting_it_again() {
+    require_docker!();
+    let _serial = serial().await;
+    let c = Compose::up("consortkill", 28000).await;
+    setup_token(&c.client(1).await.unwrap()).await;
+    let leader = c.leader(Duration::from_secs(20)).await;
+    let (stop, load) = start_load(c.clients(&[1, 2, 3]).await, 21);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.docker(&["kill", &c.container(&leader)]);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    c.docker(&["start", &c.container(&leader)]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = stop.send(true);
+    let sent = load.await.unwrap();
+    finish(&c, &sent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_peer_catches_up_after_reconnecting() {
+    require_docker!();
+    let _serial = serial().await;
+    let c = Compose::up("consortpart", 28100).await;
+    setup_token(&c.client(1).await.unwrap()).await;
+    let (stop, load) = start_load(c.clients(&[1, 2]).await, 23);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let peer = c.container("peer0.org3");
+    c.docker(&["network", "disconnect", &c.network(), &peer]);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    c.docker(&[
+        "network",
+        "connect",
+        "--alias",
+        "peer0.org3",
+        &c.network(),
+        &peer,
+    ]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = stop.send(true);
+    let sent = load.await.unwrap();
+    finish(&c, &sent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_orderer_majority_submissions_fail_fast_then_resume() {
+    require_docker!();
+    let _serial = serial().await;
+    let c = Compose::up("consortquorum", 28200).await;
+    let client = c.client(1).await.unwrap();
+    setup_token(&client).await;
+    let before = transfer_load(vec![client.clone()], 10, 2, None, 29).await;
+    assert!(before.iter().all(|s| s.acked_block.is_some()));
+    let out = c.compose(&["stop", "-t", "2", "orderer0.org2", "orderer0.org3"]);
+    assert!(out.status.success());
+    let started = Instant::now();
+    let e = client
+        .endorse(
+            "token",
+            "transfer",
+            &args(&["TOK", "acct0", "acct1", "1", "q"]),
+        )
+        .await
+        .unwrap();
+    let err = client
+        .submit(&e)
+        .await
+        .expect_err("no quorum, no acknowledgement");
+    let took = started.elapsed();
+    assert!(
+        err.to_string().contains("ordering service unavailable"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+    eprintln!("without a majority: refused after {took:?}: {err}");
+    let out = c.compose(&["start", "orderer0.org2", "orderer0.org3"]);
+    assert!(out.status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = transfer_load(vec![client.clone()], 1, 1, None, 31).await;
+        if r[0].acked_block.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "submissions did not resume: {:?}",
+            r[0].error
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    finish(&c, &before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_the_whole_network_keeps_every_ledger() {
+    require_docker!();
+    let _serial = serial().await;
+    let c = Compose::up("consortrestart", 28300).await;
+    let client = c.client(1).await.unwrap();
+    setup_token(&client).await;
+    let sent = transfer_load(c.clients(&[1, 2]).await, 40, 4, None, 37).await;
+    let before = c.wait_converged(2, Duration::from_secs(60)).await;
+    let out = c.compose(&["restart", "-t", "5"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.wait_ready(Duration::from_secs(90)).await;
+    let after = c
+        .wait_converged(before.height, Duration::from_secs(60))
+        .await;
+    assert_eq!(after.height, before.height);
+    assert_eq!(after.last_block_hash, before.last_block_hash);
+    assert_eq!(after.state_hash, before.state_hash);
+    finish(&c, &sent).await;
+    // And the network still takes transactions.
+    let more = transfer_load(c.clients(&[2]).await, 3, 1, None, 41).await;
+    assert!(more.iter().all(|s| s.acked_block.is_some()), "{:?}", more);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_with_an_outside_certificate_cannot_connect() {
+    require_docker!();
+    let _serial = serial().await;
+    let c = Compose::up("consortoutside", 28400).await;
+    // A whole second network's crypto: its Org1MSP CA is not the channel's.
+    let evil = c.dir.path().join("evil");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_consort"))
+        .args(["crypto", "generate", "--out"])
+        .arg(&evil));
+    assert!(out.status.success());
+    std::fs::copy(c.crypto().join("genesis.block"), evil.join("channel.block")).unwrap();
+    let profile = |dir: &str| {
+        format!(
+            "msp_id = \"Org1MSP\"\ncert = \"{dir}/orgs/Org1MSP/users/user1/cert.pem\"\nkey = \"{dir}/orgs/Org1MSP/users/user1/key.pem\"\ngenesis = \"/evil/channel.block\"\ngateway = \"peer0.org1:7051\"\n"
+        )
+    };
+    std::fs::write(evil.join("outsider.toml"), profile("/evil")).unwrap();
+    // A genuine member for comparison: same container, same paths, real certificate.
+    let member = evil.join("member");
+    std::fs::create_dir_all(member.join("orgs/Org1MSP/users")).unwrap();
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(c.crypto().join("orgs/Org1MSP/users/user1"))
+        .arg(member.join("orgs/Org1MSP/users/")));
+    std::fs::write(evil.join("member.toml"), profile("/evil/member")).unwrap();
+    run(Command::new("chmod").args(["-R", "a+rX"]).arg(&evil));
+    let in_container = |args: &[String]| {
+        let mut cmd = Command::new("docker");
+        cmd.args(["run", "--rm", "--network", &c.network(), "-v"])
+            .arg(format!("{}:/evil:ro", evil.display()))
+            .arg(IMAGE)
+            .args(args);
+        run(&mut cmd)
+    };
+    for org in 1..=ORGS {
+        let peer = format!("peer0.org{org}:{}", 7049 + 2 * org);
+        let orderer = format!("orderer0.org{org}:{}", 7048 + 2 * org);
+        for (who, expect_ok) in [("member", true), ("outsider", false)] {
+            let prof = format!("/evil/{who}.toml");
+            let peer_call = in_container(&[
+                "status".into(),
+                "--profile".into(),
+                prof.clone(),
+                "--gateway".into(),
+                peer.clone(),
+            ]);
+            let ord_call = in_container(&[
+                "orderer".into(),
+                "status".into(),
+                "--profile".into(),
+                prof,
+                "--orderer".into(),
+                orderer.clone(),
+            ]);
+            for (target, out) in [(&peer, peer_call), (&orderer, ord_call)] {
+                let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+                assert_eq!(
+                    out.status.success(),
+                    expect_ok,
+                    "{who} -> {target}: {stderr}"
+                );
+                if !expect_ok {
+                    assert!(stderr.contains("refused"), "{who} -> {target}: {stderr}");
+                }
+            }
+        }
+    }
+}
