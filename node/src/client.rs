@@ -74,6 +74,9 @@ impl ClientError {
     }
 }
 
+/// How many times `invoke` sends a transaction the ordering service did not acknowledge.
+const SUBMIT_ATTEMPTS: u32 = 4;
+
 /// A proposal the client built and signed.
 #[derive(Debug, Clone)]
 pub struct SignedCall {
@@ -329,7 +332,11 @@ impl Client {
         Ok((codes::from_i32(r.code), r.block_number))
     }
 
-    /// Endorses, submits and waits for the commit.
+    /// Endorses, submits and waits for the commit. A submission the
+    /// ordering service could not acknowledge (no leader yet, leadership
+    /// changed) is sent again, the same signed envelope, a few times: if an
+    /// earlier copy did commit, the later one is a `DUPLICATE_TXID` and the
+    /// reported outcome is the first copy's.
     pub async fn invoke(
         &self,
         chaincode: &str,
@@ -337,7 +344,20 @@ impl Client {
         args: &[Vec<u8>],
     ) -> Result<Committed, ClientError> {
         let endorsed = self.endorse(chaincode, function, args).await?;
-        self.submit(&endorsed).await?;
+        let envelope = self.envelope(&endorsed)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.submit_envelope(envelope.clone()).await {
+                Ok(_) => break,
+                Err(e)
+                    if e.code() == Some(tonic::Code::Unavailable) && attempt < SUBMIT_ATTEMPTS =>
+                {
+                    tokio::time::sleep(Duration::from_millis(300 * attempt as u64)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let (code, block) = self
             .commit_status(&endorsed.tx_id, Duration::from_secs(30))
             .await?;

@@ -242,7 +242,7 @@ impl LocalNet {
     }
 
     /// Waits until every running peer answers and has committed the genesis
-    /// block, and an orderer leader accepts submissions (checked by the caller).
+    /// block, and a running orderer reports a Raft leader.
     pub async fn wait_ready(&mut self, timeout: Duration) -> Result<(), LocalNetError> {
         let deadline = Instant::now() + timeout;
         let peers = self.nodes_of(NodeRole::Peer);
@@ -266,7 +266,25 @@ impl LocalNet {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
-        Ok(())
+        let orderers: Vec<GeneratedNode> = self.nodes_of(NodeRole::Orderer);
+        let Some(first) = self.net.nodes.iter().find(|n| n.role == NodeRole::Peer) else {
+            return Ok(());
+        };
+        let profile = self.profile(&first.msp_id, Role::Client, None)?;
+        loop {
+            let mut last = String::from("no orderer answered");
+            for o in &orderers {
+                match crate::client::orderer_status(&profile, &o.endpoint, None).await {
+                    Ok(s) if s.leader != 0 => return Ok(()),
+                    Ok(_) => last = format!("{}: no Raft leader yet", o.name),
+                    Err(e) => last = format!("{}: {e}", o.name),
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(LocalNetError::NotReady(timeout, last));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 

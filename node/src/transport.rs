@@ -214,3 +214,10 @@ pub fn caller<T>(req: &Request<T>, msp: &Msp, allowed: &[Role]) -> Result<Arc<Id
     }
     Ok(id)
 }
+
+/// Whether a call failed before reaching the server (connection refused,
+/// name not resolved): retrying it elsewhere cannot duplicate it.
+pub fn is_connect_failure(s: &Status) -> bool {
+    s.code() == tonic::Code::Unavailable
+        && (s.message().contains("connect") || s.message().contains("dns error"))
+}

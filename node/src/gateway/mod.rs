@@ -331,13 +331,13 @@ impl Gateway for GatewayService {
         }
         let n = self.p.orderers.len();
         let start = self.next_orderer.fetch_add(1, Ordering::Relaxed);
-        let mut last = Status::unavailable("ordering service unavailable");
+        let mut unreachable = Vec::new();
         for i in 0..n {
             let ep = &self.p.orderers[(start + i) % n];
             let ch = match self.p.dialer.channel(ep) {
                 Ok(c) => c,
                 Err(e) => {
-                    last = Status::unavailable(format!("ordering service unavailable: {e}"));
+                    unreachable.push(format!("{ep}: {e}"));
                     continue;
                 }
             };
@@ -350,24 +350,20 @@ impl Gateway for GatewayService {
                         block_number: resp.into_inner().block_number,
                     }))
                 }
-                // A leader change is reported, not retried: the old block may
-                // still commit, and the client decides whether to resubmit.
-                Err(s) if s.message().contains("leadership changed") => return Err(s),
-                Err(s) if status::is_transient(&s) => {
-                    tracing::info!(orderer = %ep, error = %s, "orderer unavailable; trying the next");
-                    last = if s.message().starts_with("ordering service unavailable") {
-                        Status::unavailable(s.message().to_string())
-                    } else {
-                        Status::unavailable(format!(
-                            "ordering service unavailable: {ep}: {}",
-                            s.message()
-                        ))
-                    };
+                // Only a submission that never reached an orderer is retried
+                // elsewhere; any other answer is the ordering service's own,
+                // and retrying could order the transaction twice.
+                Err(s) if crate::transport::is_connect_failure(&s) => {
+                    tracing::info!(orderer = %ep, error = %s, "orderer unreachable; trying the next");
+                    unreachable.push(format!("{ep}: {}", s.message()));
                 }
                 Err(s) => return Err(s),
             }
         }
-        Err(last)
+        Err(Status::unavailable(format!(
+            "ordering service unavailable: no orderer reachable ({})",
+            unreachable.join("; ")
+        )))
     }
 
     async fn commit_status(

@@ -6,7 +6,7 @@ use super::store::{ChainTip, OrdererDb};
 use super::types::{NodeId, Raft};
 use super::OrderError;
 use crate::identity::{Msp, Role};
-use crate::transport::{caller, Dialer};
+use crate::transport::{caller, is_connect_failure, Dialer};
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::atomic_broadcast_server::AtomicBroadcast;
 use consort_proto::raft_server;
@@ -202,12 +202,6 @@ impl OrdererService {
             .broadcast(fwd)
             .await
     }
-}
-
-/// Whether a call failed before reaching the server (so retrying elsewhere
-/// cannot duplicate it).
-fn is_connect_failure(s: &Status) -> bool {
-    s.code() == tonic::Code::Unavailable && s.message().contains("connect")
 }
 
 #[tonic::async_trait]
