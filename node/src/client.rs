@@ -132,18 +132,8 @@ impl Client {
     /// Connects with a profile; fails at once if the gateway is unreachable
     /// or refuses the handshake.
     pub async fn connect(profile: &ClientProfile) -> Result<Self, ClientError> {
-        let signer = Arc::new(
-            SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
-                .map_err(|e| ClientError::Setup(e.to_string()))?,
-        );
-        let (_, config) =
-            load_genesis(&profile.genesis).map_err(|e| ClientError::Setup(e.to_string()))?;
-        let cas: Vec<Vec<u8>> = config
-            .orgs
-            .iter()
-            .flat_map(|o| o.ca_certs.clone())
-            .collect();
-        let dialer = Dialer::new(signer.clone(), cas);
+        let (dialer, config) = dialer_for(profile)?;
+        let signer = dialer.identity().clone();
         let ch = dialer
             .connect(&profile.gateway, profile.tls_name.as_deref())
             .await?;
@@ -381,13 +371,9 @@ impl Client {
     }
 }
 
-/// An orderer's status, dialing it directly with the profile's identity.
-pub async fn orderer_status(
-    profile: &ClientProfile,
-    orderer: &str,
-    tls_name: Option<&str>,
-) -> Result<OrdererStatusResponse, ClientError> {
-    use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+/// A dialer presenting the profile's identity and trusting the CAs of the
+/// channel in the profile's genesis block, with that channel's config.
+pub fn dialer_for(profile: &ClientProfile) -> Result<(Dialer, ChannelConfig), ClientError> {
     let signer = Arc::new(
         SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
             .map_err(|e| ClientError::Setup(e.to_string()))?,
@@ -399,7 +385,18 @@ pub async fn orderer_status(
         .iter()
         .flat_map(|o| o.ca_certs.clone())
         .collect();
-    let ch = Dialer::new(signer, cas).connect(orderer, tls_name).await?;
+    Ok((Dialer::new(signer, cas), config))
+}
+
+/// An orderer's status, dialing it directly with the profile's identity.
+pub async fn orderer_status(
+    profile: &ClientProfile,
+    orderer: &str,
+    tls_name: Option<&str>,
+) -> Result<OrdererStatusResponse, ClientError> {
+    use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+    let (dialer, _) = dialer_for(profile)?;
+    let ch = dialer.connect(orderer, tls_name).await?;
     AtomicBroadcastClient::new(ch)
         .status(OrdererStatusRequest {})
         .await

@@ -191,15 +191,8 @@ impl Compose {
         let deadline = Instant::now() + timeout;
         loop {
             let all = self.statuses().await;
-            if all.len() == ORGS
-                && all[0].height >= min_height
-                && all.iter().all(|s| {
-                    s.height == all[0].height
-                        && s.last_block_hash == all[0].last_block_hash
-                        && s.state_hash == all[0].state_hash
-                })
-            {
-                return all[0].clone();
+            if let Some(s) = converged(&all, ORGS, min_height) {
+                return s;
             }
             if Instant::now() > deadline {
                 let h: Vec<_> = all.iter().map(|s| (s.name.clone(), s.height)).collect();

@@ -7,10 +7,7 @@ use consort::client::{args, Client, ClientError};
 use consort::config::{NetworkSpec, NodeRole};
 use consort::identity::Role;
 use consort::localnet::LocalNet;
-use consort::transport::Dialer;
-use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
-use consort_proto::{OrdererStatusRequest, OrdererStatusResponse, PeerStatusResponse};
-use std::sync::Arc;
+use consort_proto::{OrdererStatusResponse, PeerStatusResponse};
 use std::time::{Duration, Instant};
 
 /// Network tests run one at a time: each starts six processes on two cores.
@@ -113,16 +110,8 @@ impl TestNet {
         let deadline = Instant::now() + timeout;
         loop {
             let all = self.peer_statuses().await;
-            let expected = self.peer_names().len();
-            if all.len() == expected
-                && all[0].height >= min_height
-                && all.iter().all(|s| {
-                    s.height == all[0].height
-                        && s.last_block_hash == all[0].last_block_hash
-                        && s.state_hash == all[0].state_hash
-                })
-            {
-                return all[0].clone();
+            if let Some(s) = converged(&all, self.peer_names().len(), min_height) {
+                return s;
             }
             if Instant::now() > deadline {
                 let summary: Vec<String> = all
@@ -148,30 +137,13 @@ impl TestNet {
             .net
             .profile("Org1MSP", Role::Client, None)
             .expect("profile");
-        let signer = Arc::new(
-            consort::identity::SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
-                .expect("id"),
-        );
-        let (_, config) = consort::node::load_genesis(&profile.genesis).expect("genesis");
-        let cas = config
-            .orgs
-            .iter()
-            .flat_map(|o| o.ca_certs.clone())
-            .collect();
-        let dialer = Dialer::new(signer, cas);
         let mut out = Vec::new();
         for n in self.net.nodes_of(NodeRole::Orderer) {
             if !self.net.is_running(&n.name) {
                 continue;
             }
-            let Ok(ch) = dialer.connect(&n.endpoint, None).await else {
-                continue;
-            };
-            if let Ok(s) = AtomicBroadcastClient::new(ch)
-                .status(OrdererStatusRequest {})
-                .await
-            {
-                out.push((n.name.clone(), s.into_inner()));
+            if let Ok(s) = consort::client::orderer_status(&profile, &n.endpoint, None).await {
+                out.push((n.name.clone(), s));
             }
         }
         out
@@ -338,4 +310,20 @@ pub async fn assert_acked_exactly_once(c: &Client, height: u64, sent: &[Sent]) {
         let n = occ.get(&s.tx_id).map(Vec::len).unwrap_or(0);
         assert_eq!(n, 1, "acknowledged tx {} appears {n} times", s.tx_id);
     }
+}
+
+/// The common status when `expected` peers all report the same height (at
+/// least `min_height`), block hash and state hash.
+pub fn converged(
+    all: &[PeerStatusResponse],
+    expected: usize,
+    min_height: u64,
+) -> Option<PeerStatusResponse> {
+    let first = all.first()?;
+    let same = all.iter().all(|s| {
+        s.height == first.height
+            && s.last_block_hash == first.last_block_hash
+            && s.state_hash == first.state_hash
+    });
+    (all.len() == expected && first.height >= min_height && same).then(|| first.clone())
 }
