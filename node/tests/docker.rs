@@ -373,7 +373,7 @@ async fn without_an_orderer_majority_submissions_fail_fast_then_resume() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restarting_the_whole_network_keeps_every_ledger() {
+async fn restarting_or_recreating_the_network_keeps_every_ledger() {
     require_docker!();
     let _serial = serial().await;
     let c = Compose::up("consortrestart", 28300).await;
@@ -395,6 +395,27 @@ async fn restarting_the_whole_network_keeps_every_ledger() {
     assert_eq!(after.last_block_hash, before.last_block_hash);
     assert_eq!(after.state_hash, before.state_hash);
     finish(&c, &sent).await;
+    // `down` then `up` (volumes kept) brings the same ledgers back too.
+    let out = c.compose(&["down", "-t", "5"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = c.compose(&["up", "-d"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.wait_ready(Duration::from_secs(90)).await;
+    let again = c
+        .wait_converged(before.height, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        (again.height, &again.last_block_hash, &again.state_hash),
+        (before.height, &before.last_block_hash, &before.state_hash)
+    );
     // And the network still takes transactions.
     let more = transfer_load(c.clients(&[2]).await, 3, 1, None, 41).await;
     assert!(more.iter().all(|s| s.acked_block.is_some()), "{:?}", more);
