@@ -22,6 +22,7 @@ pub mod endorsement;
 pub mod gateway;
 pub mod identity;
 pub mod ledger;
+pub mod loadgen;
 pub mod localnet;
 pub mod node;
 pub mod ordering;

@@ -55,6 +55,24 @@ enum Command {
     /// Offline ledger tools.
     #[command(subcommand)]
     Ledger(LedgerCmd),
+    /// Run a bounded load of token transfers and report throughput and latency.
+    Load {
+        /// Client profiles to spread the load over (each uses its own gateway).
+        #[arg(long = "profile", required = true)]
+        profiles: Vec<PathBuf>,
+        /// Transfers to send.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Transfers in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Accounts to move tokens between (fewer means more MVCC conflicts).
+        #[arg(long, default_value_t = 64)]
+        accounts: usize,
+        /// Stop after this many seconds even if not all were sent.
+        #[arg(long, default_value_t = 120)]
+        max_seconds: u64,
+    },
     /// Ordering service tools.
     #[command(subcommand)]
     Orderer(OrdererCmd),
@@ -395,6 +413,51 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("height      {}", s.height);
             println!("last block  {}", hex::encode(&s.last_block_hash));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Load {
+            profiles,
+            count,
+            concurrency,
+            accounts,
+            max_seconds,
+        } => {
+            init_logging("warn", false);
+            let mut clients = Vec::new();
+            for p in &profiles {
+                clients.push(Client::connect(&ClientProfile::load(p)?).await?);
+            }
+            let symbol = format!("L{}", rand::random::<u32>() % 1_000_000);
+            let spec = consort::loadgen::LoadSpec {
+                symbol,
+                accounts,
+                count,
+                concurrency,
+                max_duration: Duration::from_secs(max_seconds),
+            };
+            let r = consort::loadgen::run(&clients, &spec)
+                .await
+                .map_err(explain)?;
+            println!(
+                "{} transfers in {:.1} s through {} gateway(s), {} in flight: {} VALID, {} MVCC_READ_CONFLICT, {} failed",
+                r.sent,
+                r.elapsed.as_secs_f64(),
+                clients.len(),
+                concurrency,
+                r.valid,
+                r.mvcc,
+                r.failed
+            );
+            println!(
+                "{:.0} committed tx/s; endorse-to-commit latency p50 {:?}, p99 {:?}",
+                r.committed_per_sec(),
+                r.latency(0.5),
+                r.latency(0.99)
+            );
+            Ok(if r.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Status { conn } => {
             init_logging("warn", false);

@@ -307,6 +307,21 @@ async fn validation_codes_on_a_live_network() {
         (Code::Valid, first),
         "the index keeps the original"
     );
+
+    // The load generator: every transfer ends VALID or MVCC_READ_CONFLICT.
+    let spec = consort::loadgen::LoadSpec {
+        symbol: "LOADT".into(),
+        accounts: 8,
+        count: 40,
+        concurrency: 8,
+        max_duration: Duration::from_secs(60),
+    };
+    let r = consort::loadgen::run(&[c1.clone(), c2.clone()], &spec)
+        .await
+        .unwrap();
+    assert_eq!((r.sent, r.failed), (40, 0));
+    assert_eq!(r.valid + r.mvcc, 40);
+    assert!(r.valid > 0 && r.committed_per_sec() > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,130 @@
+//! `consort load`: a bounded load of token transfers through one or more
+//! gateways, reporting throughput and latency. Stops after `count`
+//! transactions or `max_duration`, whichever comes first.
+
+use crate::client::{args, Client, ClientError};
+use consort_proto::TxValidationCode as Code;
+use futures::stream::{self, StreamExt};
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// Token symbol created for the run (must be new).
+    pub symbol: String,
+    /// Accounts the transfers move between.
+    pub accounts: usize,
+    /// Transfers to send.
+    pub count: usize,
+    /// Transfers in flight at once.
+    pub concurrency: usize,
+    /// Upper bound on the run's duration.
+    pub max_duration: Duration,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Transfers sent.
+    pub sent: usize,
+    /// Committed VALID.
+    pub valid: usize,
+    /// Committed MVCC_READ_CONFLICT (expected under contention).
+    pub mvcc: usize,
+    /// Committed with another code, or failed before commit.
+    pub failed: usize,
+    /// Wall time of the transfer phase.
+    pub elapsed: Duration,
+    /// Endorse-to-commit latencies, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+impl LoadReport {
+    /// Committed transactions (any code) per second.
+    pub fn committed_per_sec(&self) -> f64 {
+        (self.valid + self.mvcc) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The latency at quantile `q` (0..=1).
+    pub fn latency(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        self.latencies[i.min(self.latencies.len() - 1)]
+    }
+}
+
+/// Creates the token, funds the accounts, then runs the transfers.
+pub async fn run(clients: &[Client], spec: &LoadSpec) -> Result<LoadReport, ClientError> {
+    let Some(first) = clients.first() else {
+        return Ok(LoadReport::default());
+    };
+    let accounts = spec.accounts.max(2);
+    let per = 1_000_000u64;
+    let supply = (per * accounts as u64).to_string();
+    first
+        .invoke("token", "create", &args(&[&spec.symbol, &supply]))
+        .await?;
+    for i in 0..accounts {
+        first
+            .invoke(
+                "token",
+                "issue",
+                &args(&[&spec.symbol, &format!("load{i}"), &per.to_string(), "load"]),
+            )
+            .await?;
+    }
+    let started = Instant::now();
+    let deadline = started + spec.max_duration;
+    let results: Vec<Result<(Code, Duration), ClientError>> = stream::iter(0..spec.count)
+        .take_while(|_| async move { Instant::now() < deadline })
+        .map(|i| {
+            let c = clients[i % clients.len()].clone();
+            let from = i % accounts;
+            let to = (i / accounts + from + 1) % accounts;
+            let to = if to == from {
+                (from + 1) % accounts
+            } else {
+                to
+            };
+            let symbol = spec.symbol.clone();
+            async move {
+                let t = Instant::now();
+                let a = args(&[
+                    &symbol,
+                    &format!("load{from}"),
+                    &format!("load{to}"),
+                    "1",
+                    "load",
+                ]);
+                let e = c.endorse("token", "transfer", &a).await?;
+                c.submit(&e).await?;
+                let (code, _) = c.commit_status(&e.tx_id, Duration::from_secs(60)).await?;
+                Ok((code, t.elapsed()))
+            }
+        })
+        .buffer_unordered(spec.concurrency.max(1))
+        .collect()
+        .await;
+    let mut report = LoadReport {
+        sent: results.len(),
+        elapsed: started.elapsed(),
+        ..Default::default()
+    };
+    for r in results {
+        match r {
+            Ok((Code::Valid, d)) => {
+                report.valid += 1;
+                report.latencies.push(d);
+            }
+            Ok((Code::MvccReadConflict, d)) => {
+                report.mvcc += 1;
+                report.latencies.push(d);
+            }
+            _ => report.failed += 1,
+        }
+    }
+    report.latencies.sort();
+    Ok(report)
+}
