@@ -31,9 +31,9 @@ const ENDORSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one Submit attempt on one orderer may take.
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often endorsement is retried when peers' results differ.
-const MISMATCH_RETRIES: u32 = 5;
+const MISMATCH_RETRIES: u32 = 6;
 /// Base wait before such a retry (grows linearly).
-const MISMATCH_BACKOFF: Duration = Duration::from_millis(30);
+const MISMATCH_BACKOFF: Duration = Duration::from_millis(50);
 /// Default CommitStatus wait.
 const COMMIT_WAIT: Duration = Duration::from_secs(30);
 
@@ -247,10 +247,8 @@ impl Gateway for GatewayService {
                 )));
             };
             let results = join_all(orgs.iter().map(|o| self.endorse_at(o, &signed))).await;
-            let mut endorsements = Vec::new();
-            let mut payload: Option<Vec<u8>> = None;
-            let mut result = None;
-            let mut retry = false;
+            let mut answers = Vec::new();
+            let mut unreachable = false;
             for (org, r) in orgs.iter().zip(results) {
                 match r {
                     Err(s)
@@ -259,52 +257,57 @@ impl Gateway for GatewayService {
                     {
                         failed.insert(org.clone());
                         failures.push(format!("{org}: {}", s.message()));
-                        retry = true;
+                        unreachable = true;
                     }
                     Err(s) => return Err(s),
-                    Ok(resp) => {
-                        let response = resp.response.clone().unwrap_or_default();
-                        if response.status != 200 {
-                            return Err(chaincode_failure(org, &response));
-                        }
-                        let Some(e) = resp.endorsement else {
-                            return Err(Status::internal(format!(
-                                "peer of {org} returned no endorsement"
-                            )));
-                        };
-                        match &payload {
-                            None => payload = Some(resp.payload),
-                            Some(p) if *p != resp.payload => {
-                                // Usually one peer has committed a block the other has not
-                                // yet: ask again shortly, then give up.
-                                mismatches += 1;
-                                if mismatches > MISMATCH_RETRIES {
-                                    return Err(Status::aborted(format!(
-                                        "endorsement results differ between peers ({} and {org}): \
-                                         their world states or the chaincode disagree",
-                                        orgs[0]
-                                    )));
-                                }
-                                retry = true;
-                                break;
-                            }
-                            Some(_) => {}
-                        }
-                        endorsements.push(e);
-                        result = Some(response);
-                    }
+                    Ok(resp) => answers.push((org.clone(), resp)),
                 }
             }
-            if retry {
-                if mismatches > 0 {
-                    tokio::time::sleep(MISMATCH_BACKOFF * mismatches).await;
-                }
+            if unreachable {
                 continue;
             }
+            let succeeded = answers
+                .iter()
+                .filter(|(_, r)| r.response.as_ref().map(|r| r.status) == Some(200))
+                .count();
+            if succeeded == 0 {
+                let (org, resp) = &answers[0];
+                return Err(chaincode_failure(
+                    org,
+                    &resp.response.clone().unwrap_or_default(),
+                ));
+            }
+            let agree = succeeded == answers.len()
+                && answers
+                    .iter()
+                    .all(|(_, r)| r.payload == answers[0].1.payload);
+            if !agree {
+                // Usually one peer has committed a block the other has not
+                // yet: ask again shortly, then give up.
+                mismatches += 1;
+                if mismatches > MISMATCH_RETRIES {
+                    return Err(Status::aborted(format!(
+                        "endorsement results differ between peers of {}: \
+                         their world states or the chaincode disagree",
+                        orgs.join(" and ")
+                    )));
+                }
+                tokio::time::sleep(MISMATCH_BACKOFF * mismatches).await;
+                continue;
+            }
+            let mut endorsements = Vec::new();
+            for (org, resp) in &answers {
+                endorsements.push(resp.endorsement.clone().ok_or_else(|| {
+                    Status::internal(format!("peer of {org} returned no endorsement"))
+                })?);
+            }
+            let (_, first) = answers.swap_remove(0);
+            let payload = first.payload;
+            let result = first.response;
             let tx = Transaction {
                 header: checked.header_bytes.clone(),
                 input: checked.input_bytes.clone(),
-                response_payload: payload.unwrap_or_default(),
+                response_payload: payload,
                 endorsements,
             };
             return Ok(Response::new(EndorseResponse {
