@@ -48,11 +48,15 @@
 
 pub mod error;
 pub mod mock;
+pub mod query;
 pub mod samples;
 pub mod stub;
 
 pub use error::ChaincodeError;
 pub use mock::MockStub;
+pub use query::{
+    create_composite_key, split_composite_key, KeyModification, KeyValue, QueryMetadata,
+};
 pub use stub::{ChaincodeStub, Creator};
 
 /// The trait a chaincode implements.
