@@ -213,6 +213,7 @@ impl Endorser {
             chaincode: checked.header.chaincode.clone(),
             results: sim.into_rwset().encode_to_vec(),
             response: Some(response.clone()),
+            event: None,
         }
         .encode_to_vec();
         let endorser = self.identity.serialized().to_vec();

@@ -89,6 +89,7 @@ impl Simulator {
                     value: value.unwrap_or_default(),
                 })
                 .collect(),
+            range_queries: vec![],
         }
     }
 }
