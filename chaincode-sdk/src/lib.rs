@@ -53,7 +53,7 @@ pub mod samples;
 pub mod stub;
 
 pub use error::ChaincodeError;
-pub use mock::MockStub;
+pub use mock::{MockEvent, MockStub};
 pub use query::{
     create_composite_key, split_composite_key, KeyModification, KeyValue, QueryMetadata,
 };

@@ -4,7 +4,7 @@
 //! `conformance` feature).
 
 use super::{bookmark, create_composite_key, KeyValue, Query, QueryMetadata};
-use crate::ChaincodeError;
+use crate::{ChaincodeError, ChaincodeStub};
 
 /// What a case queries.
 #[derive(Debug, Clone)]
@@ -330,4 +330,58 @@ fn check_entries(name: &str, entries: &[KeyValue], expected: &[String]) {
             entry.key
         );
     }
+}
+
+/// Runs every case through a stub's query methods over the [`seed`] state
+/// (already committed), then checks that range queries ignore the
+/// invocation's own writes and deletes: this leaves a write and a delete in
+/// the stub's buffer.
+pub fn check_stub(stub: &mut dyn ChaincodeStub) {
+    check(&mut |request: &Request| {
+        let unpaged = |entries: Vec<KeyValue>| {
+            let metadata = QueryMetadata {
+                fetched_records: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+                bookmark: String::new(),
+            };
+            (entries, metadata)
+        };
+        match (&request.target, &request.page) {
+            (Target::Range(start, end), None) => stub.get_state_by_range(start, end).map(unpaged),
+            (Target::Range(start, end), Some((size, bookmark))) => {
+                stub.get_state_by_range_with_pagination(start, end, *size, bookmark)
+            }
+            (Target::Partial(object_type, attributes), None) => stub
+                .get_state_by_partial_composite_key(object_type, attributes)
+                .map(unpaged),
+            (Target::Partial(object_type, attributes), Some((size, bookmark))) => stub
+                .get_state_by_partial_composite_key_with_pagination(
+                    object_type,
+                    attributes,
+                    *size,
+                    bookmark,
+                ),
+        }
+    });
+    let own_writes = "range queries do not see the invocation's own writes";
+    stub.put_state("b0", b"mine").expect(own_writes);
+    stub.del_state("c").expect(own_writes);
+    stub.put_state(&ck("asset", &["blue", "0"]), b"mine")
+        .expect(own_writes);
+    let all: Vec<String> = stub
+        .get_state_by_range("", "")
+        .expect(own_writes)
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(all, keys(&SIMPLE_KEYS), "{own_writes}");
+    let blue = stub
+        .get_state_by_partial_composite_key("asset", &["blue"])
+        .expect(own_writes);
+    assert_eq!(blue.len(), 2, "{own_writes}");
+    // `get_state` does see them.
+    assert_eq!(
+        stub.get_state("b0").expect(own_writes),
+        Some(b"mine".to_vec())
+    );
+    assert_eq!(stub.get_state("c").expect(own_writes), None);
 }
