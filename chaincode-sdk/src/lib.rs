@@ -4,8 +4,11 @@
 //! [`Chaincode::invoke`] once per transaction proposal, handing it a
 //! [`ChaincodeStub`] that tells the chaincode which function was asked for,
 //! with which arguments and by whom, and gives it access to the channel's world
-//! state. [`MockStub`] runs a chaincode in memory for unit tests, and
-//! [`samples::token`] is a complete example.
+//! state: point reads and writes, range and composite-key queries with
+//! pagination, key history, transient data and events. [`query`] holds the
+//! semantics of ranges, pages, bookmarks and composite keys that every stub
+//! shares. [`MockStub`] runs a chaincode in memory for unit tests, and
+//! [`samples::token`] is a complete example; `README.md` is the author's guide.
 //!
 //! ```
 //! use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub, MockStub};
@@ -48,12 +51,21 @@
 
 pub mod error;
 pub mod mock;
+pub mod query;
 pub mod samples;
 pub mod stub;
 
 pub use error::ChaincodeError;
-pub use mock::MockStub;
+pub use mock::{MockEvent, MockStub};
+pub use query::{
+    create_composite_key, split_composite_key, KeyModification, KeyValue, QueryMetadata,
+};
 pub use stub::{ChaincodeStub, Creator};
+
+/// The examples of `README.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// The trait a chaincode implements.
 pub trait Chaincode: Send + Sync + 'static {

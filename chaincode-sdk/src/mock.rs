@@ -4,14 +4,17 @@ mod tx;
 
 use std::collections::BTreeMap;
 
+use crate::query::KeyModification;
 use crate::{Chaincode, ChaincodeError, Creator};
 use tx::{TxContext, TxStub};
 
 /// An in-memory stand-in for a peer running one chaincode on one channel.
 ///
 /// Each invocation runs against a transaction-local write buffer; when the
-/// chaincode returns `Ok` the buffered writes and deletes are committed, and
-/// when it returns `Err` they are discarded.
+/// chaincode returns `Ok` the buffered writes and deletes are committed (and
+/// recorded in each key's history) and its event is kept; when it returns
+/// `Err` they are discarded. Queries behave as on a peer: they share the
+/// peer's implementation in [`crate::query`].
 #[derive(Debug, Clone)]
 pub struct MockStub {
     /// The channel every invocation reports.
@@ -24,6 +27,25 @@ pub struct MockStub {
     invocations: u64,
     /// A transaction id to use for the next invocation instead of a generated one.
     next_tx_id: Option<String>,
+    /// The timestamp every invocation reports, ms since the Unix epoch.
+    timestamp_ms: i64,
+    /// Transient data for the next invocation only.
+    next_transient: BTreeMap<String, Vec<u8>>,
+    /// Every committed change of every key, oldest first.
+    history: BTreeMap<String, Vec<KeyModification>>,
+    /// The events of committed invocations, in order.
+    events: Vec<MockEvent>,
+}
+
+/// An event set by a committed invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockEvent {
+    /// The invocation's transaction id.
+    pub tx_id: String,
+    /// The event's name.
+    pub name: String,
+    /// The event's payload.
+    pub payload: Vec<u8>,
 }
 
 /// The creator used until `set_creator` is called.
@@ -45,7 +67,22 @@ impl MockStub {
             state: BTreeMap::new(),
             invocations: 0,
             next_tx_id: None,
+            timestamp_ms: 0,
+            next_transient: BTreeMap::new(),
+            history: BTreeMap::new(),
+            events: Vec::new(),
         }
+    }
+
+    /// Sets the timestamp (ms since the Unix epoch) all following invocations
+    /// report and record in key history; it starts at 0.
+    pub fn set_timestamp(&mut self, timestamp_ms: i64) {
+        self.timestamp_ms = timestamp_ms;
+    }
+
+    /// Sets the transient data of the next invocation only.
+    pub fn set_transient(&mut self, transient: BTreeMap<String, Vec<u8>>) {
+        self.next_transient = transient;
     }
 
     /// Sets the identity that signs all following invocations.
@@ -87,14 +124,34 @@ impl MockStub {
             tx_id,
             channel_id: &self.channel_id,
             creator: &self.creator,
+            timestamp_ms: self.timestamp_ms,
+            transient: std::mem::take(&mut self.next_transient),
         };
-        let mut stub = TxStub::new(context, &self.state);
+        let tx_id = context.tx_id.clone();
+        let mut stub = TxStub::new(context, &self.state, &self.history);
         let payload = cc.invoke(&mut stub)?;
-        for (key, change) in stub.into_writes() {
+        let (writes, event) = stub.into_parts();
+        for (key, change) in writes {
+            self.history
+                .entry(key.clone())
+                .or_default()
+                .push(KeyModification {
+                    tx_id: tx_id.clone(),
+                    value: change.clone().unwrap_or_default(),
+                    is_delete: change.is_none(),
+                    timestamp_ms: self.timestamp_ms,
+                });
             match change {
                 Some(value) => self.state.insert(key, value),
                 None => self.state.remove(&key),
             };
+        }
+        if let Some((name, payload)) = event {
+            self.events.push(MockEvent {
+                tx_id,
+                name,
+                payload,
+            });
         }
         Ok(payload)
     }
@@ -107,6 +164,16 @@ impl MockStub {
     /// All committed keys, sorted.
     pub fn keys(&self) -> Vec<String> {
         self.state.keys().cloned().collect()
+    }
+
+    /// Every committed change of `key`, oldest first.
+    pub fn history(&self, key: &str) -> &[KeyModification] {
+        self.history.get(key).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The events of committed invocations, oldest first (at most one per invocation).
+    pub fn events(&self) -> &[MockEvent] {
+        &self.events
     }
 }
 
@@ -280,6 +347,157 @@ mod tests {
                 reason: "argument 1 is not valid UTF-8".into(),
             }
         );
+    }
+
+    /// A chaincode that runs one function pointer, whatever is asked.
+    struct Script(fn(&mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError>);
+
+    impl Chaincode for Script {
+        fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError> {
+            (self.0)(stub)
+        }
+    }
+
+    #[test]
+    fn queries_pass_the_conformance_table() {
+        let mut stub = MockStub::new("ch1");
+        stub.invoke(
+            &Script(|stub| {
+                for (key, value) in crate::query::conformance::seed() {
+                    stub.put_state(&key, &value)?;
+                }
+                Ok(Vec::new())
+            }),
+            "seed",
+            &[],
+        )
+        .unwrap();
+        stub.invoke(
+            &Script(|stub| {
+                crate::query::conformance::check_stub(stub);
+                Ok(Vec::new())
+            }),
+            "check",
+            &[],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn history_records_committed_changes_oldest_first() {
+        let mut stub = MockStub::new("ch1");
+        stub.set_timestamp(1_000);
+        stub.invoke(&Probe, "put", &["k", "1"]).unwrap();
+        stub.set_timestamp(2_000);
+        stub.invoke(&Probe, "put", &["k", "2"]).unwrap();
+        stub.invoke(&Probe, "put_then_fail", &["k", "lost"])
+            .unwrap_err();
+        stub.set_tx_id("deleter");
+        stub.invoke(&Probe, "del", &["k"]).unwrap();
+        let changes: Vec<(&str, &[u8], bool, i64)> = stub
+            .history("k")
+            .iter()
+            .map(|m| {
+                (
+                    m.tx_id.as_str(),
+                    m.value.as_slice(),
+                    m.is_delete,
+                    m.timestamp_ms,
+                )
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("mocktx-1", &b"1"[..], false, 1_000),
+                ("mocktx-2", &b"2"[..], false, 2_000),
+                ("deleter", &b""[..], true, 2_000),
+            ]
+        );
+        assert!(stub.history("never").is_empty());
+        // The chaincode sees the same history, without its own pending write.
+        let seen = stub
+            .invoke(
+                &Script(|stub| {
+                    stub.put_state("k", b"pending")?;
+                    let history = stub.get_history_for_key("k")?;
+                    Ok(history.len().to_string().into_bytes())
+                }),
+                "history",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(text(seen), "3");
+        assert_eq!(stub.history("k").len(), 4);
+    }
+
+    #[test]
+    fn timestamp_and_transient_reach_the_chaincode() {
+        let report = Script(|stub| {
+            let transient: Vec<String> = stub
+                .transient()
+                .iter()
+                .map(|(k, v)| format!("{k}={}", String::from_utf8_lossy(v)))
+                .collect();
+            Ok(format!("{}|{}", stub.tx_timestamp_ms(), transient.join(",")).into_bytes())
+        });
+        let mut stub = MockStub::new("ch1");
+        assert_eq!(text(stub.invoke(&report, "f", &[]).unwrap()), "0|");
+        stub.set_timestamp(1_700_000_000_000);
+        stub.set_transient([("secret".to_owned(), b"s3".to_vec())].into());
+        let first = text(stub.invoke(&report, "f", &[]).unwrap());
+        assert_eq!(first, "1700000000000|secret=s3");
+        // Transient data applies to one invocation; the timestamp stays.
+        let second = text(stub.invoke(&report, "f", &[]).unwrap());
+        assert_eq!(second, "1700000000000|");
+        assert!(stub.keys().is_empty());
+    }
+
+    #[test]
+    fn the_last_event_of_a_committed_invocation_is_kept() {
+        let mut stub = MockStub::new("ch1");
+        let two_events = Script(|stub| {
+            stub.set_event("first", b"1")?;
+            stub.set_event("second", b"2")?;
+            Ok(Vec::new())
+        });
+        stub.invoke(&two_events, "f", &[]).unwrap();
+        stub.invoke(
+            &Script(|stub| {
+                stub.set_event("lost", b"x")?;
+                Err(ChaincodeError::business("refused"))
+            }),
+            "f",
+            &[],
+        )
+        .unwrap_err();
+        stub.invoke(&Probe, "put", &["k", "v"]).unwrap();
+        let err = stub
+            .invoke(
+                &Script(|stub| stub.set_event("", b"").map(|_| Vec::new())),
+                "f",
+                &[],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("event name"), "{err}");
+        assert_eq!(
+            stub.events(),
+            &[super::MockEvent {
+                tx_id: "mocktx-1".into(),
+                name: "second".into(),
+                payload: b"2".to_vec(),
+            }]
+        );
+    }
+
+    #[test]
+    fn composite_keys_are_stored_and_malformed_ones_refused() {
+        let mut stub = MockStub::new("ch1");
+        let key = crate::create_composite_key("asset", &["blue", "1"]).unwrap();
+        stub.invoke(&Probe, "put", &[&key, "v"]).unwrap();
+        assert_eq!(stub.state(&key), Some(&b"v"[..]));
+        let err = stub.invoke(&Probe, "put", &["\u{1}bare", "v"]).unwrap_err();
+        assert!(err.to_string().contains("not a composite key"), "{err}");
     }
 
     #[test]

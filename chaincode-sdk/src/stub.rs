@@ -1,5 +1,8 @@
 //! The interface a chaincode uses to see its invocation and reach world state.
 
+use std::collections::BTreeMap;
+
+use crate::query::{KeyModification, KeyValue, Query, QueryMetadata, QueryOutcome};
 use crate::ChaincodeError;
 
 /// The identity that signed the transaction proposal.
@@ -15,11 +18,24 @@ pub struct Creator {
     pub cert_der: Vec<u8>,
 }
 
+/// Refuses an event name a subscriber could not match: an empty one.
+pub fn validate_event_name(name: &str) -> Result<(), ChaincodeError> {
+    if name.is_empty() {
+        return Err(ChaincodeError::State(
+            "invalid event: the event name must not be empty".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// What a chaincode sees of the invocation it runs and of the channel's world state.
 ///
-/// Writes made through the stub belong to the current invocation: later reads
-/// in the same invocation see them (a deleted key reads as `None`), and they
-/// are kept only if the invocation returns `Ok`.
+/// Writes made through the stub belong to the current invocation: later
+/// `get_state` calls in the same invocation see them (a deleted key reads as
+/// `None`), and they are kept only if the invocation returns `Ok`. Range
+/// queries, composite-key queries and key history read committed state only
+/// and do not see the invocation's own writes, as in Fabric. The semantics of
+/// ranges, pages, bookmarks and composite keys are those of [`crate::query`].
 pub trait ChaincodeStub {
     /// The name of the function the client asked for.
     fn function(&self) -> &str;
@@ -60,4 +76,78 @@ pub trait ChaincodeStub {
 
     /// Deletes a key for this invocation.
     fn del_state(&mut self, key: &str) -> Result<(), ChaincodeError>;
+
+    /// When the client made the proposal, in milliseconds since the Unix
+    /// epoch, as its proposal header says: the same on every endorser.
+    fn tx_timestamp_ms(&self) -> i64;
+
+    /// Private data the client passed with the proposal. It is not part of
+    /// the transaction and is never written to the ledger; do not write it
+    /// to state, or it becomes public on every peer.
+    fn transient(&self) -> &BTreeMap<String, Vec<u8>>;
+
+    /// Sets the event the transaction emits once committed as valid. A
+    /// transaction has one event: a later call replaces an earlier one.
+    fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), ChaincodeError>;
+
+    /// Runs a prepared [`Query`] over committed state; the query methods
+    /// below are built on it. A stub implements it; chaincodes call the
+    /// named methods.
+    fn execute_query(&mut self, query: &Query) -> Result<QueryOutcome, ChaincodeError>;
+
+    /// Every simple key with `start <= key < end`, sorted; an empty `start`
+    /// or `end` leaves that side open. Composite keys are never included.
+    fn get_state_by_range(
+        &mut self,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<KeyValue>, ChaincodeError> {
+        Ok(self.execute_query(&Query::range(start, end)?)?.entries)
+    }
+
+    /// One page of [`get_state_by_range`](Self::get_state_by_range): at most
+    /// `page_size` entries from `bookmark` (empty: from `start`), and the
+    /// bookmark of the next page (empty when the range is exhausted).
+    fn get_state_by_range_with_pagination(
+        &mut self,
+        start: &str,
+        end: &str,
+        page_size: u32,
+        bookmark: &str,
+    ) -> Result<(Vec<KeyValue>, QueryMetadata), ChaincodeError> {
+        let query = Query::range(start, end)?.paginated(page_size, bookmark)?;
+        let outcome = self.execute_query(&query)?;
+        Ok((outcome.entries, outcome.metadata))
+    }
+
+    /// Every composite key of `object_type` whose leading attributes are
+    /// `attributes`, sorted; see [`crate::create_composite_key`].
+    fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attributes: &[&str],
+    ) -> Result<Vec<KeyValue>, ChaincodeError> {
+        let query = Query::partial_composite(object_type, attributes)?;
+        Ok(self.execute_query(&query)?.entries)
+    }
+
+    /// One page of
+    /// [`get_state_by_partial_composite_key`](Self::get_state_by_partial_composite_key),
+    /// paginated as [`get_state_by_range_with_pagination`](Self::get_state_by_range_with_pagination).
+    fn get_state_by_partial_composite_key_with_pagination(
+        &mut self,
+        object_type: &str,
+        attributes: &[&str],
+        page_size: u32,
+        bookmark: &str,
+    ) -> Result<(Vec<KeyValue>, QueryMetadata), ChaincodeError> {
+        let query =
+            Query::partial_composite(object_type, attributes)?.paginated(page_size, bookmark)?;
+        let outcome = self.execute_query(&query)?;
+        Ok((outcome.entries, outcome.metadata))
+    }
+
+    /// Every committed change of `key`, oldest first. Not re-checked at
+    /// validation: a change committed after the query is not a conflict.
+    fn get_history_for_key(&mut self, key: &str) -> Result<Vec<KeyModification>, ChaincodeError>;
 }

@@ -158,6 +158,7 @@ pub fn endorsed_envelope(
             message: String::new(),
             payload: vec![],
         }),
+        event: None,
     }
     .encode_to_vec();
     let endorsements = endorsers
@@ -207,6 +208,7 @@ pub fn rwset(
                 value: v.map(|v| v.as_bytes().to_vec()).unwrap_or_default(),
             })
             .collect(),
+        range_queries: vec![],
     }
 }
 

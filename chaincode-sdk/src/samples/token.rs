@@ -573,6 +573,7 @@ mod tests {
         args: Vec<Vec<u8>>,
         creator: Creator,
         reads: Vec<String>,
+        transient: BTreeMap<String, Vec<u8>>,
     }
 
     impl ChaincodeStub for Recording {
@@ -603,6 +604,30 @@ mod tests {
             self.state.remove(key);
             Ok(())
         }
+        fn tx_timestamp_ms(&self) -> i64 {
+            0
+        }
+        fn transient(&self) -> &BTreeMap<String, Vec<u8>> {
+            &self.transient
+        }
+        fn set_event(&mut self, _name: &str, _payload: &[u8]) -> Result<(), ChaincodeError> {
+            Ok(())
+        }
+        fn execute_query(
+            &mut self,
+            query: &crate::query::Query,
+        ) -> Result<crate::query::QueryOutcome, ChaincodeError> {
+            let outcome = query.run(&mut &self.state)?;
+            self.reads
+                .extend(outcome.entries.iter().map(|e| e.key.clone()));
+            Ok(outcome)
+        }
+        fn get_history_for_key(
+            &mut self,
+            _key: &str,
+        ) -> Result<Vec<crate::KeyModification>, ChaincodeError> {
+            Ok(Vec::new())
+        }
     }
 
     #[test]
@@ -617,6 +642,7 @@ mod tests {
                 .collect(),
             creator: member_of("Org2MSP"),
             reads: Vec::new(),
+            transient: BTreeMap::new(),
         };
         Token.invoke(&mut stub).unwrap();
         let mut reads = stub.reads.clone();

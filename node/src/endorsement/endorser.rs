@@ -11,6 +11,7 @@ use consort_proto::{
     ProposalResponsePayload, Response, SignedProposal,
 };
 use prost::Message;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +60,8 @@ pub struct CheckedProposal {
     pub input: ChaincodeInput,
     /// The creator as the chaincode sees it.
     pub creator: Creator,
+    /// Private inputs for the chaincode, never written to the ledger.
+    pub transient: BTreeMap<String, Vec<u8>>,
 }
 
 /// Endorses proposals for one channel on one peer.
@@ -122,6 +125,7 @@ pub fn check_proposal(
         },
         header,
         input,
+        transient: proposal.transient.into_iter().collect(),
     })
 }
 
@@ -183,6 +187,8 @@ impl Endorser {
                 tx_id: checked.header.tx_id.clone(),
                 channel_id: checked.header.channel_id.clone(),
                 creator: checked.creator.clone(),
+                timestamp_ms: checked.header.timestamp_ms,
+                transient: checked.transient.clone(),
             },
         );
         let (sim, result) = match chaincode_host::execute(cc, sim, self.timeout).await {
@@ -208,11 +214,13 @@ impl Endorser {
             message: String::new(),
             payload,
         };
+        let results = sim.into_results();
         let prp = ProposalResponsePayload {
             proposal_hash: validation::proposal_hash(&checked.header_bytes, &checked.input_bytes),
             chaincode: checked.header.chaincode.clone(),
-            results: sim.into_rwset().encode_to_vec(),
+            results: results.rwset.encode_to_vec(),
             response: Some(response.clone()),
+            event: results.event,
         }
         .encode_to_vec();
         let endorser = self.identity.serialized().to_vec();
@@ -279,6 +287,23 @@ mod tests {
         }
     }
 
+    /// Reports the timestamp and transient secret, sets an event and scans a range.
+    struct Context;
+    impl Chaincode for Context {
+        fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError> {
+            let secret = stub.transient().get("secret").cloned().unwrap_or_default();
+            let seen = format!(
+                "{}|{}",
+                stub.tx_timestamp_ms(),
+                String::from_utf8_lossy(&secret)
+            );
+            stub.set_event("replaced", b"")?;
+            stub.set_event("seen", seen.as_bytes())?;
+            stub.get_state_by_range("", "")?;
+            Ok(seen.into_bytes())
+        }
+    }
+
     struct Fixture {
         c: Consortium,
         ledger: Arc<Ledger>,
@@ -295,7 +320,7 @@ mod tests {
             let (dir, ledger) = testkit::temp_ledger();
             let mut rules = c.rules();
             let any_peer: Arc<Policy> = Arc::new("OR('Org1MSP.peer')".parse().unwrap());
-            for name in ["panics", "blocks", "fails", "badkey", "ghost"] {
+            for name in ["panics", "blocks", "fails", "badkey", "ghost", "context"] {
                 rules.policies.insert(name.into(), any_peer.clone());
             }
             let (release, wait) = mpsc::channel();
@@ -304,6 +329,7 @@ mod tests {
             registry.register("blocks", Arc::new(Blocks(Mutex::new(wait))));
             registry.register("fails", Arc::new(FailsAfterWriting));
             registry.register("badkey", Arc::new(WritesEmptyKey));
+            registry.register("context", Arc::new(Context));
             Fixture {
                 c,
                 ledger,
@@ -395,6 +421,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn timestamp_and_transient_reach_the_chaincode_and_its_event_is_endorsed() {
+        let f = Fixture::new();
+        let creator = &f.c.orgs[0].client;
+        let mut header = proposal_header(creator, CH, "context");
+        header.timestamp_ms = 1_700_000_000_123;
+        let input = ChaincodeInput {
+            function: "f".into(),
+            args: vec![],
+        };
+        let proposal_bytes = Proposal {
+            header: header.encode_to_vec(),
+            input: input.encode_to_vec(),
+            transient: [("secret".to_string(), b"s3cret-value".to_vec())].into(),
+        }
+        .encode_to_vec();
+        let signed = SignedProposal {
+            signature: creator.sign(&proposal_bytes).unwrap(),
+            proposal_bytes,
+        };
+        let r = f.endorser(0, LONG).process(&signed).await.unwrap();
+        assert_eq!(status(&r), (200, ""));
+        let seen = b"1700000000123|s3cret-value".to_vec();
+        assert_eq!(r.response.as_ref().unwrap().payload, seen);
+        let prp = ProposalResponsePayload::decode(r.payload.as_slice()).unwrap();
+        assert_eq!(
+            prp.event,
+            Some(consort_proto::ChaincodeEvent {
+                chaincode: "context".into(),
+                name: "seen".into(),
+                payload: seen,
+            })
+        );
+        let rw = TxRwSet::decode(prp.results.as_slice()).unwrap();
+        assert_eq!(rw.range_queries.len(), 1);
+        // The transient data itself is in nothing the endorser signs.
+        let without_payload = ProposalResponsePayload {
+            response: None,
+            event: None,
+            ..prp
+        }
+        .encode_to_vec();
+        assert!(!without_payload
+            .windows(b"s3cret-value".len())
+            .any(|w| w == b"s3cret-value"));
+    }
+
+    #[tokio::test]
     async fn a_chaincode_error_is_a_400_without_endorsement() {
         let f = Fixture::new();
         let (signed, _) = proposal(&f.c.orgs[0].client, CH, "fails", "f", &[]);
@@ -414,7 +487,11 @@ mod tests {
         let (signed, _) = proposal(&f.c.orgs[0].client, CH, "badkey", "f", &[]);
         let r = f.endorser(0, LONG).process(&signed).await.unwrap();
         assert_eq!(status(&r).0, 500);
-        assert!(status(&r).1.contains("empty key"), "{}", status(&r).1);
+        assert!(
+            status(&r).1.contains("must not be empty"),
+            "{}",
+            status(&r).1
+        );
         assert!(r.endorsement.is_none());
     }
 

@@ -1,12 +1,16 @@
 //! The transaction simulator: the stub a chaincode runs against on a peer.
-//! It reads committed state, records every key read with the version seen,
-//! and buffers writes; nothing touches the ledger until the transaction is
-//! ordered and validated.
+//! It reads committed state, records every key read with the version seen
+//! and every range scanned with the keys and versions it returned, and
+//! buffers writes; nothing touches the ledger until the transaction is
+//! ordered and validated. Range and composite-key queries run the SDK's
+//! shared [`Query`] over the ledger, as `MockStub` runs it over a map.
 
 use crate::ledger::{Ledger, LedgerError};
-use chaincode_sdk::{ChaincodeError, ChaincodeStub, Creator};
-use consort_proto::{KvRead, KvWrite, TxRwSet, Version};
-use std::collections::BTreeMap;
+use chaincode_sdk::query::{validate_key, KeyValue, Query, QueryOutcome, SortedSource};
+use chaincode_sdk::stub::validate_event_name;
+use chaincode_sdk::{ChaincodeError, ChaincodeStub, Creator, KeyModification};
+use consort_proto::{ChaincodeEvent, KvRead, KvWrite, RangeQueryInfo, TxRwSet, Version};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// A chaincode's view of one proposal.
@@ -18,8 +22,21 @@ pub struct Simulator {
     tx_id: String,
     channel_id: String,
     creator: Creator,
+    timestamp_ms: i64,
+    transient: BTreeMap<String, Vec<u8>>,
     reads: BTreeMap<String, Option<Version>>,
     writes: BTreeMap<String, Option<Vec<u8>>>,
+    range_queries: Vec<RangeQueryInfo>,
+    event: Option<(String, Vec<u8>)>,
+}
+
+/// What a simulation produced for the endorser to sign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationResults {
+    /// Reads, range scans and writes.
+    pub rwset: TxRwSet,
+    /// The event the chaincode set last, if any.
+    pub event: Option<ChaincodeEvent>,
 }
 
 /// What the simulator needs to start.
@@ -37,18 +54,42 @@ pub struct SimulationInput {
     pub channel_id: String,
     /// Who proposed.
     pub creator: Creator,
+    /// The proposal header's timestamp, ms since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// The proposal's transient data.
+    pub transient: BTreeMap<String, Vec<u8>>,
 }
 
-fn check_key(key: &str) -> Result<(), ChaincodeError> {
-    if key.is_empty() {
-        return Err(ChaincodeError::State("empty key".into()));
+/// One namespace of the ledger as the shared query code reads it,
+/// remembering the version of every entry it returns.
+struct LedgerSource<'a> {
+    ledger: &'a Ledger,
+    namespace: &'a str,
+    versions: HashMap<String, Version>,
+}
+
+impl SortedSource for LedgerSource<'_> {
+    fn scan(
+        &mut self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, ChaincodeError> {
+        let rows = self
+            .ledger
+            .range(self.namespace, start, end, limit)
+            .map_err(state_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value)| {
+                self.versions.insert(key.clone(), value.version);
+                KeyValue {
+                    key,
+                    value: value.value,
+                }
+            })
+            .collect())
     }
-    if key.contains('\0') {
-        return Err(ChaincodeError::State(format!(
-            "key {key:?} contains a NUL byte"
-        )));
-    }
-    Ok(())
 }
 
 fn state_err(e: LedgerError) -> ChaincodeError {
@@ -66,12 +107,30 @@ impl Simulator {
             tx_id: input.tx_id,
             channel_id: input.channel_id,
             creator: input.creator,
+            timestamp_ms: input.timestamp_ms,
+            transient: input.transient,
             reads: BTreeMap::new(),
             writes: BTreeMap::new(),
+            range_queries: Vec::new(),
+            event: None,
         }
     }
 
-    /// The recorded reads and writes, sorted by key.
+    /// The recorded reads and writes, sorted by key, the range scans in the
+    /// order made, and the event.
+    pub fn into_results(self) -> SimulationResults {
+        let event = self.event.clone().map(|(name, payload)| ChaincodeEvent {
+            chaincode: self.namespace.clone(),
+            name,
+            payload,
+        });
+        SimulationResults {
+            rwset: self.into_rwset(),
+            event,
+        }
+    }
+
+    /// The recorded reads and writes, sorted by key, and the range scans in the order made.
     pub fn into_rwset(self) -> TxRwSet {
         TxRwSet {
             namespace: self.namespace,
@@ -89,6 +148,7 @@ impl Simulator {
                     value: value.unwrap_or_default(),
                 })
                 .collect(),
+            range_queries: self.range_queries,
         }
     }
 }
@@ -125,15 +185,70 @@ impl ChaincodeStub for Simulator {
     }
 
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), ChaincodeError> {
-        check_key(key)?;
+        validate_key(key)?;
         self.writes.insert(key.to_string(), Some(value.to_vec()));
         Ok(())
     }
 
     fn del_state(&mut self, key: &str) -> Result<(), ChaincodeError> {
-        check_key(key)?;
+        validate_key(key)?;
         self.writes.insert(key.to_string(), None);
         Ok(())
+    }
+
+    fn tx_timestamp_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+
+    fn transient(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.transient
+    }
+
+    fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), ChaincodeError> {
+        validate_event_name(name)?;
+        self.event = Some((name.to_string(), payload.to_vec()));
+        Ok(())
+    }
+
+    fn execute_query(&mut self, query: &Query) -> Result<QueryOutcome, ChaincodeError> {
+        let mut source = LedgerSource {
+            ledger: &self.ledger,
+            namespace: &self.namespace,
+            versions: HashMap::new(),
+        };
+        let outcome = query.run(&mut source)?;
+        let reads = outcome
+            .entries
+            .iter()
+            .map(|entry| KvRead {
+                key: entry.key.clone(),
+                version: source.versions.get(&entry.key).copied(),
+            })
+            .collect();
+        self.range_queries.push(RangeQueryInfo {
+            start_key: outcome.scanned.start_key.clone(),
+            end_key: outcome.scanned.end_key.clone(),
+            itr_exhausted: outcome.scanned.exhausted,
+            reads,
+        });
+        Ok(outcome)
+    }
+
+    fn get_history_for_key(&mut self, key: &str) -> Result<Vec<KeyModification>, ChaincodeError> {
+        validate_key(key)?;
+        let history = self
+            .ledger
+            .history(&self.namespace, key)
+            .map_err(state_err)?;
+        Ok(history
+            .into_iter()
+            .map(|(_, record)| KeyModification {
+                tx_id: record.tx_id,
+                value: record.value,
+                is_delete: record.is_delete,
+                timestamp_ms: record.timestamp_ms,
+            })
+            .collect())
     }
 }
 
@@ -159,6 +274,8 @@ mod tests {
                     subject: "user1".into(),
                     cert_der: vec![],
                 },
+                timestamp_ms: 1_700_000_000_000,
+                transient: [("secret".to_string(), b"s3".to_vec())].into(),
             },
         )
     }
@@ -319,6 +436,201 @@ mod tests {
         let write_keys: Vec<&str> = rw.writes.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(read_keys, vec!["m", "y", "z"]);
         assert_eq!(write_keys, vec!["a", "b", "c"]);
+    }
+
+    /// Commits the next block with `writes` as `(key, value)` of namespace
+    /// "token" (`None` deletes), all by transaction 0.
+    fn commit_token(ledger: &Ledger, writes: &[(String, Option<Vec<u8>>)]) {
+        let number = ledger.height();
+        ledger
+            .commit(&BlockUpdate {
+                block: CommittedBlock::default(),
+                number,
+                hash: [number as u8; 32],
+                timestamp_ms: 1_000 * number as i64,
+                writes: writes
+                    .iter()
+                    .map(|(k, v)| StateWrite {
+                        namespace: "token".into(),
+                        key: k.clone(),
+                        value: v.clone(),
+                        tx_num: 0,
+                        tx_id: format!("block{number}"),
+                    })
+                    .collect(),
+                txs: vec![],
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn queries_pass_the_conformance_table() {
+        let (_d, ledger) = temp_ledger();
+        let seed: Vec<(String, Option<Vec<u8>>)> = chaincode_sdk::query::conformance::seed()
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        commit_token(&ledger, &seed);
+        // The same keys in neighbouring namespaces stay out of every result.
+        for ns in ["tok", "token2", "a"] {
+            seed_ns(&ledger, ns);
+        }
+        let mut sim = simulator(&ledger);
+        chaincode_sdk::query::conformance::check_stub(&mut sim);
+    }
+
+    /// Commits a block writing "a", "b" and "zz" into another namespace.
+    fn seed_ns(ledger: &Ledger, ns: &str) {
+        seed(
+            ledger,
+            &[(ns, "a", "other"), (ns, "b", "other"), (ns, "zz", "other")],
+        );
+    }
+
+    fn range_reads(info: &RangeQueryInfo) -> Vec<(&str, Option<Version>)> {
+        info.reads
+            .iter()
+            .map(|r| (r.key.as_str(), r.version))
+            .collect()
+    }
+
+    #[test]
+    fn range_scans_are_recorded_with_keys_and_versions() {
+        let (_d, ledger) = temp_ledger();
+        seed(
+            &ledger,
+            &[
+                ("token", "a", "1"),
+                ("token", "b", "2"),
+                ("token", "c", "3"),
+            ],
+        );
+        seed(&ledger, &[("token", "b", "22"), ("token", "d", "4")]);
+        let mut sim = simulator(&ledger);
+        sim.put_state("bb", b"own").unwrap();
+        let all = sim.get_state_by_range("", "").unwrap();
+        assert_eq!(all.len(), 4);
+        let (page, meta) = sim
+            .get_state_by_range_with_pagination("b", "", 2, "")
+            .unwrap();
+        assert_eq!(page.len(), 2);
+        let (last, last_meta) = sim
+            .get_state_by_range_with_pagination("b", "", 2, &meta.bookmark)
+            .unwrap();
+        assert_eq!((last.len(), last_meta.bookmark.as_str()), (1, ""));
+        let rw = sim.into_rwset();
+        assert!(rw.reads.is_empty(), "range results are not point reads");
+        assert_eq!(rw.range_queries.len(), 3);
+        let (full, first, second) = (
+            &rw.range_queries[0],
+            &rw.range_queries[1],
+            &rw.range_queries[2],
+        );
+        assert_eq!(
+            (
+                full.start_key.as_str(),
+                full.end_key.as_str(),
+                full.itr_exhausted
+            ),
+            ("\u{2}", "", true)
+        );
+        assert_eq!(
+            range_reads(full),
+            vec![
+                ("a", Some(version(0, 0))),
+                ("b", Some(version(1, 0))),
+                ("c", Some(version(0, 2))),
+                ("d", Some(version(1, 1))),
+            ]
+        );
+        // A page that did not reach the end covers up to its last key only.
+        assert_eq!(
+            (first.start_key.as_str(), first.itr_exhausted),
+            ("b", false)
+        );
+        assert_eq!(
+            range_reads(first),
+            vec![("b", Some(version(1, 0))), ("c", Some(version(0, 2)))]
+        );
+        assert_eq!(
+            (second.start_key.as_str(), second.itr_exhausted),
+            ("d", true)
+        );
+        assert_eq!(range_reads(second), vec![("d", Some(version(1, 1)))]);
+    }
+
+    #[test]
+    fn a_recorded_page_is_rechecked_against_the_ledger() {
+        use crate::validation::{validate_block, CheckedTx};
+        use consort_proto::TxValidationCode as Code;
+        let (_d, ledger) = temp_ledger();
+        seed(
+            &ledger,
+            &[
+                ("token", "a", "1"),
+                ("token", "c", "3"),
+                ("token", "e", "5"),
+            ],
+        );
+        let mut sim = simulator(&ledger);
+        sim.get_state_by_range_with_pagination("", "", 2, "")
+            .unwrap();
+        let rwset = sim.into_rwset();
+        let code = |ledger: &Ledger| {
+            let tx = CheckedTx {
+                tx_id: "scan".into(),
+                rwset: rwset.clone(),
+            };
+            validate_block(ledger, vec![Ok(tx)]).unwrap().codes
+        };
+        assert_eq!(code(&ledger), vec![Code::Valid]);
+        // Beyond the page (after "c"): still valid.
+        commit_token(&ledger, &[("d".into(), Some(b"4".to_vec()))]);
+        assert_eq!(code(&ledger), vec![Code::Valid]);
+        // Inside the page: a phantom.
+        commit_token(&ledger, &[("b".into(), Some(b"2".to_vec()))]);
+        assert_eq!(code(&ledger), vec![Code::PhantomReadConflict]);
+    }
+
+    #[test]
+    fn history_timestamp_transient_and_event() {
+        let (_d, ledger) = temp_ledger();
+        commit_token(&ledger, &[("k".into(), Some(b"1".to_vec()))]);
+        commit_token(&ledger, &[("k".into(), Some(b"2".to_vec()))]);
+        commit_token(&ledger, &[("k".into(), None)]);
+        let mut sim = simulator(&ledger);
+        sim.put_state("k", b"pending").unwrap();
+        let history: Vec<(String, Vec<u8>, bool, i64)> = sim
+            .get_history_for_key("k")
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.tx_id, m.value, m.is_delete, m.timestamp_ms))
+            .collect();
+        assert_eq!(
+            history,
+            vec![
+                ("block0".into(), b"1".to_vec(), false, 0),
+                ("block1".into(), b"2".to_vec(), false, 1_000),
+                ("block2".into(), vec![], true, 2_000),
+            ]
+        );
+        assert!(sim.get_history_for_key("never").unwrap().is_empty());
+        assert!(sim.get_history_for_key("").is_err());
+        assert_eq!(sim.tx_timestamp_ms(), 1_700_000_000_000);
+        assert_eq!(sim.transient().get("secret"), Some(&b"s3".to_vec()));
+        assert!(sim.set_event("", b"x").is_err());
+        sim.set_event("first", b"1").unwrap();
+        sim.set_event("second", b"2").unwrap();
+        let results = sim.into_results();
+        assert_eq!(
+            results.event,
+            Some(ChaincodeEvent {
+                chaincode: "token".into(),
+                name: "second".into(),
+                payload: b"2".to_vec(),
+            })
+        );
+        assert!(results.rwset.reads.is_empty() && results.rwset.range_queries.is_empty());
     }
 
     #[test]

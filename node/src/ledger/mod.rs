@@ -387,11 +387,27 @@ impl Ledger {
         &self,
         namespace: &str,
     ) -> Result<Vec<(String, VersionedValue)>, LedgerError> {
+        self.range(namespace, "", "", usize::MAX)
+    }
+
+    /// Up to `limit` state entries of a namespace with `start <= key` and,
+    /// unless `end` is empty, `key < end`, in key order: a bounded forward scan.
+    pub fn range(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, VersionedValue)>, LedgerError> {
         let prefix = state_key(namespace, "");
+        let from = state_key(namespace, start);
         let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
         let iter = self.db.iterator_cf(
             self.cf(CF_STATE),
-            IteratorMode::From(&prefix, Direction::Forward),
+            IteratorMode::From(&from, Direction::Forward),
         );
         for item in iter {
             let (k, v) = item.map_err(db_err(LedgerOp::Read))?;
@@ -401,6 +417,9 @@ impl Ledger {
             let Some((_, key)) = split_state_key(&k) else {
                 continue;
             };
+            if !end.is_empty() && key >= end {
+                break;
+            }
             let (version, value) = decode_state_value(&v).ok_or_else(|| LedgerError::Corrupt {
                 cf: CF_STATE,
                 detail: format!("{namespace}/{key}: short value"),
@@ -412,6 +431,9 @@ impl Ledger {
                     value: value.to_vec(),
                 },
             ));
+            if out.len() >= limit {
+                break;
+            }
         }
         Ok(out)
     }

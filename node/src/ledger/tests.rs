@@ -463,3 +463,42 @@ fn scan_namespace_returns_only_its_namespace() {
     assert!(scan("to").is_empty());
     assert!(scan("").is_empty());
 }
+
+#[test]
+fn range_is_bounded_by_start_end_limit_and_namespace() {
+    let (_dir, ledger) = crate::testkit::temp_ledger();
+    commit_chain(
+        &ledger,
+        vec![(
+            ["a", "b", "b1", "c", "d"]
+                .iter()
+                .map(|k| put("token", k, k, 0, "t0"))
+                .chain([
+                    put("token2", "a", "x", 0, "t0"),
+                    put("tok", "z", "x", 0, "t0"),
+                ])
+                .collect(),
+            vec![("t0", 0, Code::Valid)],
+        )],
+    );
+    let keys = |start: &str, end: &str, limit: usize| -> Vec<String> {
+        ledger
+            .range("token", start, end, limit)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| {
+                assert_eq!(v.value, k.as_bytes());
+                assert_eq!(v.version, version(0, 0));
+                k
+            })
+            .collect()
+    };
+    assert_eq!(keys("", "", usize::MAX), ["a", "b", "b1", "c", "d"]);
+    assert_eq!(keys("b", "c", usize::MAX), ["b", "b1"]);
+    assert_eq!(keys("b0", "", usize::MAX), ["b1", "c", "d"]);
+    assert_eq!(keys("", "", 2), ["a", "b"]);
+    assert_eq!(keys("c", "", 10), ["c", "d"]);
+    assert!(keys("a", "", 0).is_empty());
+    assert!(keys("e", "", usize::MAX).is_empty());
+    assert!(keys("c", "b", usize::MAX).is_empty());
+}

@@ -79,6 +79,27 @@ impl StateView for Replay {
     fn tx_committed(&self, tx_id: &str) -> Result<bool, Infallible> {
         Ok(self.txids.contains(tx_id))
     }
+    fn range_versions(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Version)>, Infallible> {
+        let from = keys::state_key(namespace, start);
+        Ok(self
+            .state
+            .range(from..)
+            .filter_map(|(raw_key, raw_value)| {
+                let (ns, key) = keys::split_state_key(raw_key)?;
+                let (version, _) = keys::decode_state_value(raw_value)?;
+                Some((ns, key, version))
+            })
+            .take_while(|(ns, key, _)| *ns == namespace && (end.is_empty() || *key < end))
+            .take(limit)
+            .map(|(_, key, version)| (key.to_owned(), version))
+            .collect())
+    }
 }
 
 /// Verifies `ledger` end to end against `genesis` and `rules`.
@@ -278,6 +299,73 @@ mod tests {
             ledger.commit(&u).unwrap();
         }
         (dir, ledger)
+    }
+
+    /// Genesis, a block writing `a` and `c`, then a block where a range scan
+    /// over `[a, d)` is valid, `b` is inserted, and the same scan is a phantom.
+    fn scanning_chain(c: &Consortium) -> (Block, Vec<Block>) {
+        let genesis = block::genesis(&c.config);
+        let peers = [&*c.orgs[0].peer, &*c.orgs[1].peer];
+        let envelope = |rw| endorsed_envelope(&c.orgs[0].client, CH, rw, &peers).0;
+        let seed = envelope(rwset("token", &[], &[("a", Some("1")), ("c", Some("3"))]));
+        let b1 = block_after(CH, 1, &genesis, vec![seed], Some(&c.orgs[0].orderer));
+        let scan = || {
+            let mut rw = rwset("token", &[], &[("x", Some("seen"))]);
+            rw.range_queries = vec![consort_proto::RangeQueryInfo {
+                start_key: "a".into(),
+                end_key: "d".into(),
+                itr_exhausted: true,
+                reads: ["a", "c"]
+                    .iter()
+                    .map(|k| consort_proto::KvRead {
+                        key: k.to_string(),
+                        version: Some(version(1, 0)),
+                    })
+                    .collect(),
+            }];
+            envelope(rw)
+        };
+        let insert = envelope(rwset("token", &[], &[("b", Some("2"))]));
+        let b2 = block_after(
+            CH,
+            2,
+            &b1,
+            vec![scan(), insert, scan()],
+            Some(&c.orgs[1].orderer),
+        );
+        (genesis, vec![b1, b2])
+    }
+
+    #[test]
+    fn a_chain_with_range_scans_verifies_and_phantoms_are_rechecked() {
+        let c = Consortium::new(3);
+        let (genesis, blocks) = scanning_chain(&c);
+        let (_dir, ledger) = testkit::temp_ledger();
+        let committer = Committer::new(ledger.clone(), c.rules(), &genesis).unwrap();
+        let codes: Vec<Vec<Code>> = blocks
+            .iter()
+            .map(|b| committer.commit(b.clone()).unwrap())
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                vec![Code::Valid],
+                vec![Code::Valid, Code::Valid, Code::PhantomReadConflict],
+            ]
+        );
+        let verified = verify(&ledger, &genesis, &c.rules()).unwrap();
+        assert_eq!((verified.height, verified.valid, verified.keys), (3, 3, 4));
+        drop(committer);
+        // A phantom stored as valid is caught by the re-validation.
+        let (_dir2, forged) = raw_ledger(&c, &genesis, &blocks, |u| {
+            if u.number == 2 {
+                u.block.validation_codes[2] = Code::Valid as i32;
+            }
+        });
+        assert!(matches!(
+            verify(&forged, &genesis, &c.rules()),
+            Err(VerifyError::Codes { number: 2, tx: 2 })
+        ));
     }
 
     #[test]

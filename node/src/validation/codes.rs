@@ -24,6 +24,10 @@ pub const TABLE: &[(Code, &str)] = &[
         "the valid endorsements do not satisfy the chaincode's endorsement policy",
     ),
     (Code::MvccReadConflict, "a key the transaction read was changed after it was read"),
+    (
+        Code::PhantomReadConflict,
+        "a key was inserted, deleted or changed inside a range the transaction scanned",
+    ),
     (Code::TargetChainNotFound, "the transaction is for another channel"),
     (Code::BadResponsePayload, "the proposal response payload does not decode"),
     (Code::BadRwset, "the read/write set does not decode or names another chaincode"),

@@ -5,7 +5,8 @@
 //!    and policy). Independent per transaction, so it can run in parallel or
 //!    batch its signature checks.
 //! 2. [`validate_block`]: in block order, what depends on the ledger and on
-//!    earlier transactions of the block (duplicate IDs, MVCC read versions).
+//!    earlier transactions of the block (duplicate IDs, MVCC read versions,
+//!    phantom reads in scanned ranges).
 //!
 //! Pure logic over bytes and a [`StateView`]; no I/O of its own.
 
@@ -15,12 +16,12 @@ use crate::identity::Msp;
 use crate::ledger::StateWrite;
 use crate::policy::Policy;
 use consort_proto::{
-    Envelope, ProposalHeader, ProposalResponsePayload, Transaction, TxRwSet,
+    Envelope, ProposalHeader, ProposalResponsePayload, RangeQueryInfo, Transaction, TxRwSet,
     TxValidationCode as Code, Version,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// What validation needs to know about the channel.
@@ -42,6 +43,15 @@ pub trait StateView {
     fn version(&self, namespace: &str, key: &str) -> Result<Option<Version>, Self::Error>;
     /// Whether a transaction with this ID is already committed.
     fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error>;
+    /// Up to `limit` committed keys of `namespace` with `start <= key` and,
+    /// unless `end` is empty, `key < end`, in key order, with their versions.
+    fn range_versions(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Version)>, Self::Error>;
 }
 
 impl StateView for crate::ledger::Ledger {
@@ -51,6 +61,19 @@ impl StateView for crate::ledger::Ledger {
     }
     fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error> {
         Ok(self.tx(tx_id)?.is_some())
+    }
+    fn range_versions(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Version)>, Self::Error> {
+        Ok(self
+            .range(namespace, start, end, limit)?
+            .into_iter()
+            .map(|(key, value)| (key, value.version))
+            .collect())
     }
 }
 
@@ -191,8 +214,7 @@ pub fn validate_block<S: StateView>(
 ) -> Result<BlockValidation, S::Error> {
     let mut out = BlockValidation::default();
     let mut ids_in_block: HashSet<String> = HashSet::new();
-    // Keys written by earlier valid transactions of this block.
-    let mut dirty: HashSet<(String, String)> = HashSet::new();
+    let mut dirty = BlockWrites::new();
     for (num, result) in checked.into_iter().enumerate() {
         let num = num as u64;
         let tx = match result {
@@ -216,7 +238,7 @@ pub fn validate_block<S: StateView>(
         let ns = &tx.rwset.namespace;
         let mut code = Code::Valid;
         for read in &tx.rwset.reads {
-            if dirty.contains(&(ns.clone(), read.key.clone()))
+            if dirty.contains_key(&(ns.clone(), read.key.clone()))
                 || state.version(ns, &read.key)? != read.version
             {
                 code = Code::MvccReadConflict;
@@ -224,8 +246,16 @@ pub fn validate_block<S: StateView>(
             }
         }
         if code == Code::Valid {
+            for range in &tx.rwset.range_queries {
+                if !range_unchanged(state, &dirty, ns, range)? {
+                    code = Code::PhantomReadConflict;
+                    break;
+                }
+            }
+        }
+        if code == Code::Valid {
             for w in &tx.rwset.writes {
-                dirty.insert((ns.clone(), w.key.clone()));
+                dirty.insert((ns.clone(), w.key.clone()), w.is_delete);
                 out.writes.push(StateWrite {
                     namespace: ns.clone(),
                     key: w.key.clone(),
@@ -239,6 +269,71 @@ pub fn validate_block<S: StateView>(
         out.codes.push(code);
     }
     Ok(out)
+}
+
+/// Keys written by earlier valid transactions of the block being validated,
+/// by (namespace, key); `true` for a delete.
+type BlockWrites = BTreeMap<(String, String), bool>;
+
+/// Whether a recorded range scan would return the same keys, with the same
+/// versions, over committed state plus the writes of earlier valid
+/// transactions of the block.
+fn range_unchanged<S: StateView>(
+    state: &S,
+    dirty: &BlockWrites,
+    ns: &str,
+    range: &RangeQueryInfo,
+) -> Result<bool, S::Error> {
+    let start = range.start_key.as_str();
+    // A scan that stopped at the end of a page covers keys up to its last
+    // one: the smallest key after it, that key plus 0x00, ends the range.
+    let page_end;
+    let end = if range.itr_exhausted {
+        range.end_key.as_str()
+    } else {
+        let Some(last) = range.reads.last() else {
+            return Ok(true); // an empty page that did not reach the end covers nothing
+        };
+        page_end = format!("{}\0", last.key);
+        if range.end_key.is_empty() || page_end.as_str() < range.end_key.as_str() {
+            page_end.as_str()
+        } else {
+            range.end_key.as_str()
+        }
+    };
+    let inside = |key: &str| start <= key && (end.is_empty() || key < end);
+    let in_block: Vec<(&str, bool)> = dirty
+        .range((ns.to_owned(), start.to_owned())..)
+        .take_while(|((n, key), _)| n == ns && inside(key))
+        .map(|((_, key), deleted)| (key.as_str(), *deleted))
+        .collect();
+    // Deletes can hide at most one committed key each: reading one more
+    // committed key than that beyond the recorded count proves a phantom.
+    let deletes = in_block.iter().filter(|(_, deleted)| *deleted).count();
+    let limit = range.reads.len() + deletes + 1;
+    let committed = state.range_versions(ns, start, end, limit)?;
+    if committed.len() >= limit {
+        return Ok(false);
+    }
+    // `None`: written by this block, a version no recorded read can have.
+    let mut now: BTreeMap<&str, Option<Version>> = committed
+        .iter()
+        .map(|(key, version)| (key.as_str(), Some(*version)))
+        .collect();
+    for (key, deleted) in in_block {
+        if deleted {
+            now.remove(key);
+        } else {
+            now.insert(key, None);
+        }
+    }
+    Ok(now.len() == range.reads.len()
+        && now
+            .into_iter()
+            .zip(&range.reads)
+            .all(|((key, version), read)| {
+                key == read.key && version.is_some() && version == read.version
+            }))
 }
 
 #[cfg(test)]

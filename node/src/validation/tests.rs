@@ -1,6 +1,6 @@
 use super::*;
 use crate::testkit::{endorsed_envelope, Consortium};
-use consort_proto::{KvRead, KvWrite, TxRwSet, Version};
+use consort_proto::{KvRead, KvWrite, RangeQueryInfo, TxRwSet, Version};
 use std::collections::HashMap;
 
 /// An in-memory state view for phase-2 tests.
@@ -17,6 +17,23 @@ impl StateView for Mem {
     }
     fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error> {
         Ok(self.txids.contains(tx_id))
+    }
+    fn range_versions(
+        &self,
+        _ns: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Version)>, Self::Error> {
+        let mut inside: Vec<(String, Version)> = self
+            .versions
+            .iter()
+            .filter(|(k, _)| start <= k.as_str() && (end.is_empty() || k.as_str() < end))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        inside.sort_by(|x, y| x.0.cmp(&y.0));
+        inside.truncate(limit);
+        Ok(inside)
     }
 }
 
@@ -45,6 +62,7 @@ fn rw(reads: &[(&str, Option<Version>)], writes: &[(&str, &str)]) -> TxRwSet {
                 value: val.as_bytes().to_vec(),
             })
             .collect(),
+        range_queries: vec![],
     }
 }
 
@@ -222,4 +240,222 @@ fn unknown_org_creator_and_wrong_channel() {
         codes_of(&c, &Mem::default(), &[t]).0,
         vec![Code::TargetChainNotFound]
     );
+}
+
+/// A recorded scan of `[start, end)` that returned `reads`.
+fn scan(
+    start: &str,
+    end: &str,
+    exhausted: bool,
+    reads: &[(&str, Option<Version>)],
+) -> RangeQueryInfo {
+    RangeQueryInfo {
+        start_key: start.into(),
+        end_key: end.into(),
+        itr_exhausted: exhausted,
+        reads: reads
+            .iter()
+            .map(|(k, ver)| KvRead {
+                key: k.to_string(),
+                version: *ver,
+            })
+            .collect(),
+    }
+}
+
+/// A transaction that made `scans` and wrote `writes` (`None` deletes).
+fn scanning(scans: Vec<RangeQueryInfo>, writes: &[(&str, Option<&str>)]) -> TxRwSet {
+    let mut rw = crate::testkit::rwset("token", &[], writes);
+    rw.range_queries = scans;
+    rw
+}
+
+/// The committed state `a`, `c`, `e` (block 1, transactions 0, 1, 2).
+fn ace() -> Mem {
+    let mut state = Mem::default();
+    for (i, k) in ["a", "c", "e"].iter().enumerate() {
+        state.versions.insert(
+            k.to_string(),
+            Version {
+                block_num: 1,
+                tx_num: i as u64,
+            },
+        );
+    }
+    state
+}
+
+/// Codes for transactions with these read/write sets, in one block.
+fn block_codes(c: &Consortium, state: &Mem, rwsets: Vec<TxRwSet>) -> Vec<Code> {
+    let e = [&*c.orgs[0].peer, &*c.orgs[1].peer];
+    let envs: Vec<Vec<u8>> = rwsets
+        .into_iter()
+        .map(|rw| endorsed_envelope(&c.orgs[0].client, "testchannel", rw, &e).0)
+        .collect();
+    codes_of(c, state, &envs).0
+}
+
+#[test]
+fn insert_inside_a_scanned_range_by_an_earlier_tx_of_the_block_is_phantom() {
+    let c = Consortium::new(3);
+    let seen = || scan("a", "d", true, &[("a", v(1, 0)), ("c", v(1, 1))]);
+    let codes = block_codes(
+        &c,
+        &ace(),
+        vec![
+            scanning(vec![seen()], &[]),
+            scanning(vec![], &[("b", Some("new"))]),
+            scanning(vec![seen()], &[("x", Some("1"))]),
+            // [a, b) does not hold b.
+            scanning(vec![scan("a", "b", true, &[("a", v(1, 0))])], &[]),
+        ],
+    );
+    assert_eq!(
+        codes,
+        vec![
+            Code::Valid,
+            Code::Valid,
+            Code::PhantomReadConflict,
+            Code::Valid
+        ]
+    );
+}
+
+#[test]
+fn insert_inside_a_scanned_range_by_a_committed_block_is_phantom() {
+    let c = Consortium::new(3);
+    let mut state = ace();
+    state.versions.insert(
+        "b".into(),
+        Version {
+            block_num: 2,
+            tx_num: 0,
+        },
+    );
+    let codes = block_codes(
+        &c,
+        &state,
+        vec![
+            scanning(
+                vec![scan("a", "d", true, &[("a", v(1, 0)), ("c", v(1, 1))])],
+                &[],
+            ),
+            // Outside the range: not a phantom.
+            scanning(
+                vec![scan("c", "", true, &[("c", v(1, 1)), ("e", v(1, 2))])],
+                &[],
+            ),
+        ],
+    );
+    assert_eq!(codes, vec![Code::PhantomReadConflict, Code::Valid]);
+}
+
+#[test]
+fn insert_outside_the_range_or_beyond_a_page_is_valid() {
+    let c = Consortium::new(3);
+    // A page of two from "a" that did not reach the end covers a..=c.
+    let page = || scan("a", "", false, &[("a", v(1, 0)), ("c", v(1, 1))]);
+    let codes = block_codes(
+        &c,
+        &ace(),
+        vec![
+            scanning(vec![], &[("d", Some("beyond")), ("f", Some("outside"))]),
+            scanning(vec![page()], &[]),
+            scanning(
+                vec![scan("a", "d", true, &[("a", v(1, 0)), ("c", v(1, 1))])],
+                &[],
+            ),
+            scanning(vec![], &[("b", Some("inside the page"))]),
+            scanning(vec![page()], &[]),
+        ],
+    );
+    assert_eq!(
+        codes,
+        vec![
+            Code::Valid,
+            Code::Valid,
+            Code::Valid,
+            Code::Valid,
+            Code::PhantomReadConflict
+        ]
+    );
+}
+
+#[test]
+fn delete_inside_a_scanned_range_is_phantom() {
+    let c = Consortium::new(3);
+    let seen = || scan("a", "d", true, &[("a", v(1, 0)), ("c", v(1, 1))]);
+    let codes = block_codes(
+        &c,
+        &ace(),
+        vec![
+            scanning(vec![], &[("e", None), ("zz", None)]),
+            scanning(vec![seen()], &[]),
+            scanning(vec![], &[("c", None)]),
+            scanning(vec![seen()], &[]),
+        ],
+    );
+    assert_eq!(
+        codes,
+        vec![
+            Code::Valid,
+            Code::Valid,
+            Code::Valid,
+            Code::PhantomReadConflict
+        ]
+    );
+    // Deleted by a committed block.
+    let mut state = ace();
+    state.versions.remove("c");
+    assert_eq!(
+        block_codes(&c, &state, vec![scanning(vec![seen()], &[])]),
+        vec![Code::PhantomReadConflict]
+    );
+}
+
+#[test]
+fn an_update_inside_a_scanned_range_is_phantom() {
+    let c = Consortium::new(3);
+    let seen = || scan("a", "d", true, &[("a", v(1, 0)), ("c", v(1, 1))]);
+    let mut state = ace();
+    state.versions.insert(
+        "c".into(),
+        Version {
+            block_num: 3,
+            tx_num: 0,
+        },
+    );
+    assert_eq!(
+        block_codes(&c, &state, vec![scanning(vec![seen()], &[])]),
+        vec![Code::PhantomReadConflict]
+    );
+    let codes = block_codes(
+        &c,
+        &ace(),
+        vec![
+            scanning(vec![], &[("a", Some("changed"))]),
+            scanning(vec![seen()], &[]),
+        ],
+    );
+    assert_eq!(codes, vec![Code::Valid, Code::PhantomReadConflict]);
+}
+
+#[test]
+fn a_transaction_own_writes_are_no_phantom_and_a_phantom_writes_nothing() {
+    let c = Consortium::new(3);
+    let seen = || scan("a", "d", true, &[("a", v(1, 0)), ("c", v(1, 1))]);
+    let rules = c.rules();
+    let e = [&*c.orgs[0].peer, &*c.orgs[1].peer];
+    let envs: Vec<Vec<u8>> = [
+        scanning(vec![seen()], &[("b", Some("mine"))]),
+        scanning(vec![seen()], &[("z", Some("lost"))]),
+    ]
+    .into_iter()
+    .map(|rw| endorsed_envelope(&c.orgs[0].client, "testchannel", rw, &e).0)
+    .collect();
+    let checked = envs.iter().map(|env| check_tx(&rules, env)).collect();
+    let r = validate_block(&ace(), checked).unwrap();
+    assert_eq!(r.codes, vec![Code::Valid, Code::PhantomReadConflict]);
+    let written: Vec<&str> = r.writes.iter().map(|w| w.key.as_str()).collect();
+    assert_eq!(written, ["b"]);
 }
