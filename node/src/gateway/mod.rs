@@ -270,17 +270,19 @@ impl Gateway for GatewayService {
                 .iter()
                 .filter(|(_, r)| r.response.as_ref().map(|r| r.status) == Some(200))
                 .count();
+            let Some((first_org, first)) = answers.first() else {
+                return Err(Status::internal(format!(
+                    "policy {policy} selected no endorsing org"
+                )));
+            };
             if succeeded == 0 {
-                let (org, resp) = &answers[0];
                 return Err(chaincode_failure(
-                    org,
-                    &resp.response.clone().unwrap_or_default(),
+                    first_org,
+                    &first.response.clone().unwrap_or_default(),
                 ));
             }
             let agree = succeeded == answers.len()
-                && answers
-                    .iter()
-                    .all(|(_, r)| r.payload == answers[0].1.payload);
+                && answers.iter().all(|(_, r)| r.payload == first.payload);
             if !agree {
                 // Usually one peer has committed a block the other has not
                 // yet: ask again shortly, then give up.
