@@ -52,6 +52,7 @@
 pub mod error;
 pub mod mock;
 pub mod query;
+pub mod router;
 pub mod samples;
 pub mod stub;
 
@@ -60,6 +61,7 @@ pub use mock::{MockEvent, MockStub};
 pub use query::{
     create_composite_key, split_composite_key, KeyModification, KeyValue, QueryMetadata,
 };
+pub use router::Router;
 pub use stub::{ChaincodeStub, Creator};
 
 /// The examples of `README.md`, compiled and run as doctests.
