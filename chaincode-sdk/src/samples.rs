@@ -1,3 +1,4 @@
 //! Sample chaincodes that show how to use the SDK.
 
+pub mod asset_transfer;
 pub mod token;
