@@ -7,8 +7,9 @@
 //! state: point reads and writes, range and composite-key queries with
 //! pagination, key history, transient data and events. [`query`] holds the
 //! semantics of ranges, pages, bookmarks and composite keys that every stub
-//! shares. [`MockStub`] runs a chaincode in memory for unit tests, and
-//! [`samples::token`] is a complete example; `README.md` is the author's guide.
+//! shares. [`Router`] dispatches to functions with typed arguments and
+//! results. [`MockStub`] runs a chaincode in memory for unit tests, and
+//! [`samples`] holds complete examples; `README.md` is the author's guide.
 //!
 //! ```
 //! use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub, MockStub};
