@@ -7,8 +7,9 @@
 //! state: point reads and writes, range and composite-key queries with
 //! pagination, key history, transient data and events. [`query`] holds the
 //! semantics of ranges, pages, bookmarks and composite keys that every stub
-//! shares. [`MockStub`] runs a chaincode in memory for unit tests, and
-//! [`samples::token`] is a complete example; `README.md` is the author's guide.
+//! shares. [`Router`] dispatches to functions with typed arguments and
+//! results. [`MockStub`] runs a chaincode in memory for unit tests, and
+//! [`samples`] holds complete examples; `README.md` is the author's guide.
 //!
 //! ```
 //! use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub, MockStub};
@@ -52,6 +53,7 @@
 pub mod error;
 pub mod mock;
 pub mod query;
+pub mod router;
 pub mod samples;
 pub mod stub;
 
@@ -60,6 +62,7 @@ pub use mock::{MockEvent, MockStub};
 pub use query::{
     create_composite_key, split_composite_key, KeyModification, KeyValue, QueryMetadata,
 };
+pub use router::Router;
 pub use stub::{ChaincodeStub, Creator};
 
 /// The examples of `README.md`, compiled and run as doctests.
