@@ -39,6 +39,14 @@ impl ChaincodeRegistry {
     pub fn builtin() -> Self {
         let mut r = Self::default();
         r.register("token", Arc::new(chaincode_sdk::samples::token::Token));
+        r.register(
+            "asset-transfer",
+            Arc::new(chaincode_sdk::samples::asset_transfer::AssetTransfer),
+        );
+        r.register(
+            "supply-chain",
+            Arc::new(chaincode_sdk::samples::supply_chain::SupplyChain),
+        );
         r
     }
 

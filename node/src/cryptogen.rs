@@ -370,7 +370,7 @@ mod tests {
 
         let (genesis, config) = load_genesis(&net.genesis).unwrap();
         assert_eq!(config.channel_id, "consort");
-        assert_eq!(config.chaincodes.len(), 1);
+        assert_eq!(config.chaincodes.len(), 3);
         assert_eq!(config.peers.len(), 3);
         let msp = Msp::from_config(&config);
         assert_eq!(msp.msp_ids(), vec!["Org1MSP", "Org2MSP", "Org3MSP"]);

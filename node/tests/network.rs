@@ -459,3 +459,139 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
     t.wait_converged(1, Duration::from_secs(10)).await;
     assert!(c.evaluate("token", "info", &args(&["NONE"])).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaincode_state_api_on_a_live_network() {
+    use serde_json::Value;
+    let _serial = serial().await;
+    let t = TestNet::start(21500).await;
+    let c1 = t.client(1).await;
+    let c2 = t.client(2).await;
+    let json = |b: Vec<u8>| serde_json::from_slice::<Value>(&b).unwrap();
+
+    // 25 assets, listed 10 at a time across three pages.
+    for i in 0..25 {
+        let id = format!("a{i:02}");
+        let r = c1
+            .invoke(
+                "asset-transfer",
+                "create",
+                &args(&[&id, "blue", "5", "alice", "100"]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.code, Code::Valid);
+    }
+    let mut seen = Vec::new();
+    let mut bookmark = String::new();
+    for _ in 0..3 {
+        let page = json(
+            c2.evaluate("asset-transfer", "list", &args(&["10", &bookmark]))
+                .await
+                .unwrap(),
+        );
+        for a in page["assets"].as_array().unwrap() {
+            seen.push(a["id"].as_str().unwrap().to_string());
+        }
+        bookmark = page["bookmark"].as_str().unwrap().to_string();
+    }
+    assert_eq!(seen.len(), 25);
+    assert_eq!(
+        seen,
+        (0..25).map(|i| format!("a{i:02}")).collect::<Vec<_>>()
+    );
+    assert!(bookmark.is_empty(), "the last page ends the range");
+
+    // History after an update and a delete, oldest first.
+    c2.invoke(
+        "asset-transfer",
+        "update",
+        &args(&["a03", "red", "6", "bob", "150"]),
+    )
+    .await
+    .unwrap();
+    c1.invoke("asset-transfer", "delete", &args(&["a03"]))
+        .await
+        .unwrap();
+    let h = json(
+        c1.evaluate("asset-transfer", "history", &args(&["a03"]))
+            .await
+            .unwrap(),
+    );
+    let h = h.as_array().unwrap();
+    assert_eq!(h.len(), 3);
+    assert_eq!(h[0]["asset"]["color"], "blue");
+    assert_eq!(h[1]["asset"]["owner"], "bob");
+    assert_eq!(h[2]["deleted"], true);
+
+    // A range scan endorsed, then a key inserted inside the range commits
+    // first: the scanning transaction is a phantom read.
+    let scan = c1
+        .endorse("asset-transfer", "list", &args(&["100", ""]))
+        .await
+        .unwrap();
+    let r = c2
+        .invoke(
+            "asset-transfer",
+            "create",
+            &args(&["a03x", "green", "1", "carol", "10"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, Code::Valid);
+    c1.submit(&scan).await.unwrap();
+    let (code, _) = c1
+        .commit_status(&scan.tx_id, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(code, Code::PhantomReadConflict);
+
+    // Custody of a lot: only its holder hands it on, and the trace shows each org.
+    let r = c1
+        .invoke("supply-chain", "harvest", &args(&["lot7", "coffee"]))
+        .await
+        .unwrap();
+    assert_eq!(r.code, Code::Valid);
+    let r = c1
+        .invoke(
+            "supply-chain",
+            "handover",
+            &args(&["lot7", "processed", "Org2MSP"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, Code::Valid);
+    let err = c1
+        .invoke(
+            "supply-chain",
+            "handover",
+            &args(&["lot7", "shipped", "Org3MSP"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("only Org2MSP"), "{err}");
+    let r = c2
+        .invoke(
+            "supply-chain",
+            "handover",
+            &args(&["lot7", "shipped", "Org3MSP"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, Code::Valid);
+    let trace = json(
+        c2.evaluate("supply-chain", "trace", &args(&["lot7"]))
+            .await
+            .unwrap(),
+    )
+    .to_string();
+    for org in ["Org1MSP", "Org2MSP", "Org3MSP"] {
+        assert!(trace.contains(org), "{trace}");
+    }
+    let held = json(
+        c1.evaluate("supply-chain", "lots_of", &args(&["Org3MSP"]))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(held, serde_json::json!(["lot7"]));
+}

@@ -217,11 +217,14 @@ impl NetworkSpec {
             max_message_bytes: default_max_message(),
             batch: BatchSpec::default(),
             orgs,
-            chaincodes: vec![ChaincodeSpec {
-                name: "token".into(),
-                version: "1.0".into(),
-                policy: "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')".into(),
-            }],
+            chaincodes: ["token", "asset-transfer", "supply-chain"]
+                .into_iter()
+                .map(|name| ChaincodeSpec {
+                    name: name.into(),
+                    version: "1.0".into(),
+                    policy: "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')".into(),
+                })
+                .collect(),
         }
     }
 }
