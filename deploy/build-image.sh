@@ -17,11 +17,11 @@ if [ -n "${CONSORT_BINARY:-}" ]; then
 elif [ "$PROFILE" = release ]; then
   bash deploy/prereqs.sh
   cargo build --release -p consort
-  BIN=target/release/consort
+  BIN=${CARGO_TARGET_DIR:-target}/release/consort
 else
   bash deploy/prereqs.sh
   cargo build -p consort
-  BIN=target/debug/consort
+  BIN=${CARGO_TARGET_DIR:-target}/debug/consort
 fi
 
 CTX=${CONSORT_IMAGE_CONTEXT:-target/image}
