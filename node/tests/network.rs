@@ -464,7 +464,7 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
 async fn chaincode_state_api_on_a_live_network() {
     use serde_json::Value;
     let _serial = serial().await;
-    let t = TestNet::start(21500).await;
+    let mut t = TestNet::start(21500).await;
     let c1 = t.client(1).await;
     let c2 = t.client(2).await;
     let json = |b: Vec<u8>| serde_json::from_slice::<Value>(&b).unwrap();
@@ -482,6 +482,8 @@ async fn chaincode_state_api_on_a_live_network() {
             .unwrap();
         assert_eq!(r.code, Code::Valid);
     }
+    // Reads through another org's gateway see what every peer has committed.
+    t.wait_converged(2, Duration::from_secs(30)).await;
     let mut seen = Vec::new();
     let mut bookmark = String::new();
     for _ in 0..3 {
@@ -588,6 +590,7 @@ async fn chaincode_state_api_on_a_live_network() {
     for org in ["Org1MSP", "Org2MSP", "Org3MSP"] {
         assert!(trace.contains(org), "{trace}");
     }
+    t.wait_converged(1, Duration::from_secs(30)).await;
     let held = json(
         c1.evaluate("supply-chain", "lots_of", &args(&["Org3MSP"]))
             .await
