@@ -31,7 +31,7 @@ const ENDORSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one Submit attempt on one orderer may take.
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often endorsement is retried when peers' results differ.
-const MISMATCH_RETRIES: u32 = 6;
+const MISMATCH_RETRIES: u32 = 8;
 /// Base wait before such a retry (grows linearly).
 const MISMATCH_BACKOFF: Duration = Duration::from_millis(50);
 /// Default CommitStatus wait.
