@@ -240,6 +240,8 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             key: "key.pem".into(),
             genesis: relative_genesis(3),
             orderer_id,
+            orderer_cert: None,
+            orderer_key: None,
             chaincode_timeout_ms: 30_000,
             log_format: LogFormat::Text,
         };

@@ -129,6 +129,27 @@ pub async fn run(
         .map_err(|e| NodeError::Identity(e.to_string()))?;
     tracing::info!(node = %cfg.name, msp = %me.msp_id, role = %me.role, channel = %config.channel_id, "starting");
     let dialer = Arc::new(Dialer::new(signer.clone(), msp.all_ca_certs()));
+    // A node running both roles orders and signs blocks as its own orderer identity.
+    let (orderer_signer, orderer_dialer) = match (&cfg.orderer_cert, &cfg.orderer_key) {
+        (Some(cert), Some(key)) if cfg.has(NodeRole::Orderer) => {
+            let id = Arc::new(
+                SigningIdentity::load(&cfg.msp_id, cert, key)
+                    .map_err(|e| NodeError::Identity(e.to_string()))?,
+            );
+            let role = msp
+                .validate(id.serialized())
+                .map_err(|e| NodeError::Identity(e.to_string()))?
+                .role;
+            if role != crate::identity::Role::Orderer {
+                return Err(NodeError::Identity(format!(
+                    "orderer_cert carries role {role}, not orderer"
+                )));
+            }
+            let d = Arc::new(Dialer::new(id.clone(), msp.all_ca_certs()));
+            (id, d)
+        }
+        _ => (signer.clone(), dialer.clone()),
+    };
     let server_tls = tls::server_config(&signer, msp.clone())?;
     let max = config.max_message_bytes.max(64 * 1024) as usize;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -142,9 +163,9 @@ pub async fn run(
                 data_dir: &cfg.data_dir,
                 config: &config,
                 genesis: &genesis,
-                signer: signer.clone(),
+                signer: orderer_signer.clone(),
                 msp: msp.clone(),
-                dialer: dialer.clone(),
+                dialer: orderer_dialer.clone(),
             })
             .await?,
         );

@@ -598,3 +598,103 @@ async fn chaincode_state_api_on_a_live_network() {
     );
     assert_eq!(held, serde_json::json!(["lot7"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_can_run_a_peer_and_an_orderer() {
+    use consort::config::NetworkSpec;
+    let _serial = serial().await;
+    // Org1's orderer and peer share one endpoint: one process serves both.
+    let mut spec = NetworkSpec::three_orgs(21600);
+    spec.orgs[0].peers[0].port = spec.orgs[0].orderers[0].port;
+    let spec = spec.validate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_consort"));
+    let mut net =
+        consort::localnet::LocalNet::generate(&dir.path().join("net"), &spec, &bin).unwrap();
+    for n in net.nodes().to_vec() {
+        if !n.name.ends_with(".org1") {
+            net.start(&n.name).unwrap();
+        }
+    }
+    let nodes = net.nodes().to_vec();
+    let orderer = nodes.iter().find(|n| n.name == "orderer0.org1").unwrap();
+    let peer = nodes.iter().find(|n| n.name == "peer0.org1").unwrap();
+    let orderer_cfg = std::fs::read_to_string(&orderer.config).unwrap();
+    let id_line = orderer_cfg
+        .lines()
+        .find(|l| l.starts_with("orderer_id"))
+        .unwrap();
+    let combined = peer.dir.join("combined.toml");
+    let peer_cfg = std::fs::read_to_string(&peer.config)
+        .unwrap()
+        .replace("roles = [\"peer\"]", "roles = [\"peer\", \"orderer\"]");
+    std::fs::write(
+        &combined,
+        format!(
+            "{peer_cfg}{id_line}\norderer_cert = \"{}\"\norderer_key = \"{}\"\n",
+            orderer.dir.join("cert.pem").display(),
+            orderer.dir.join("key.pem").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(peer.dir.join("combined.log")).unwrap();
+    let mut child = std::process::Command::new(&bin)
+        .args(["node", "start", "--config"])
+        .arg(&combined)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let c1 = loop {
+        if let Ok(c) = net.client("Org1MSP", None).await {
+            if c.status().await.map(|s| s.height >= 1).unwrap_or(false) {
+                break c;
+            }
+        }
+        assert!(Instant::now() < deadline, "combined node not ready");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let r = c1
+        .invoke("token", "create", &args(&["ONE", "100"]))
+        .await
+        .unwrap();
+    assert_eq!(r.code, Code::Valid);
+    let r = c1
+        .invoke("token", "issue", &args(&["ONE", "zoe", "7", "m"]))
+        .await
+        .unwrap();
+    assert_eq!(r.code, Code::Valid);
+    let c3 = net.client("Org3MSP", None).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (a, b) = (c1.status().await.unwrap(), c3.status().await.unwrap());
+        if a.height == b.height && a.state_hash == b.state_hash {
+            break;
+        }
+        assert!(Instant::now() < deadline, "peers did not converge");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = c3
+        .evaluate("token", "balance", &args(&["ONE", "zoe"]))
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out), "7");
+    let s = consort::client::orderer_status(
+        &net.profile("Org1MSP", consort::identity::Role::Client, None)
+            .unwrap(),
+        &orderer.endpoint,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.id, 1, "the combined process answers as Raft node 1");
+    assert!(s.leader != 0);
+}

@@ -139,8 +139,19 @@ impl NetworkSpec {
                     format!("'{}' is empty or repeated", org.msp_id),
                 ));
             }
-            for n in org.orderers.iter().chain(&org.peers) {
-                if !endpoints.insert((n.host.clone(), n.port)) {
+            let kinds = org
+                .orderers
+                .iter()
+                .map(|n| (n, "orderer"))
+                .chain(org.peers.iter().map(|n| (n, "peer")));
+            for (n, kind) in kinds {
+                // One endpoint may be an orderer and a peer of the same org:
+                // a node running both roles.
+                if !endpoints.insert((n.host.clone(), n.port, org.msp_id.clone(), kind))
+                    || endpoints
+                        .iter()
+                        .any(|(h, p, m, _)| (h, *p) == (&n.host, n.port) && *m != org.msp_id)
+                {
                     return Err(inv(
                         "orgs.*.port",
                         format!("{}:{} is used twice", n.host, n.port),

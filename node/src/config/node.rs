@@ -50,6 +50,13 @@ pub struct NodeConfig {
     /// Raft node ID; required for an orderer.
     #[serde(default)]
     pub orderer_id: Option<u64>,
+    /// For a node running both roles: the orderer's certificate (PEM), with
+    /// an orderer role. `cert` and `key` are then the peer's.
+    #[serde(default)]
+    pub orderer_cert: Option<PathBuf>,
+    /// The orderer's PKCS#8 private key (PEM), with `orderer_cert`.
+    #[serde(default)]
+    pub orderer_key: Option<PathBuf>,
     /// Chaincode execution timeout in milliseconds.
     #[serde(default = "default_cc_timeout")]
     pub chaincode_timeout_ms: u64,
@@ -72,6 +79,8 @@ const FIELDS: &[&str] = &[
     "key",
     "genesis",
     "orderer_id",
+    "orderer_cert",
+    "orderer_key",
     "chaincode_timeout_ms",
     "log_format",
 ];
@@ -92,6 +101,8 @@ impl NodeConfig {
         c.cert = resolve(base, &c.cert);
         c.key = resolve(base, &c.key);
         c.genesis = resolve(base, &c.genesis);
+        c.orderer_cert = c.orderer_cert.map(|p| resolve(base, &p));
+        c.orderer_key = c.orderer_key.map(|p| resolve(base, &p));
         c.validate()
     }
 
@@ -125,6 +136,15 @@ impl NodeConfig {
             return Err(ConfigError::Invalid {
                 field: "orderer_id",
                 message: "an orderer needs a non-zero Raft node ID".into(),
+            });
+        }
+        let both = self.has(NodeRole::Peer) && self.has(NodeRole::Orderer);
+        if both && (self.orderer_cert.is_none() || self.orderer_key.is_none()) {
+            return Err(ConfigError::Invalid {
+                field: "orderer_cert",
+                message: "a node running both roles needs orderer_cert and orderer_key \
+                          (an orderer identity beside the peer's cert and key)"
+                    .into(),
             });
         }
         if self.chaincode_timeout_ms == 0 {
