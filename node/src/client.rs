@@ -74,6 +74,18 @@ impl ClientError {
     }
 }
 
+/// Deadline of status calls (and of the connection probe).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline of evaluate, endorse and submit calls.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A request with a deadline, so a silent peer never hangs the client.
+fn timed<T>(message: T, timeout: Duration) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.set_timeout(timeout);
+    r
+}
+
 /// How many times `invoke` sends a transaction the ordering service did not acknowledge.
 const SUBMIT_ATTEMPTS: u32 = 4;
 
@@ -147,7 +159,7 @@ impl Client {
         if let Err(s) = client
             .gateway
             .clone()
-            .peer_status(PeerStatusRequest {})
+            .peer_status(timed(PeerStatusRequest {}, PROBE_TIMEOUT))
             .await
         {
             return Err(match s.code() {
@@ -233,9 +245,12 @@ impl Client {
         let resp = self
             .gateway
             .clone()
-            .evaluate(EvaluateRequest {
-                proposal: Some(call.proposal),
-            })
+            .evaluate(timed(
+                EvaluateRequest {
+                    proposal: Some(call.proposal),
+                },
+                CALL_TIMEOUT,
+            ))
             .await
             .map_err(|s| ClientError::rpc("evaluate", s))?;
         Ok(resp.into_inner().result.unwrap_or_default().payload)
@@ -246,9 +261,12 @@ impl Client {
         let resp = self
             .gateway
             .clone()
-            .endorse(EndorseRequest {
-                proposal: Some(call.proposal),
-            })
+            .endorse(timed(
+                EndorseRequest {
+                    proposal: Some(call.proposal),
+                },
+                CALL_TIMEOUT,
+            ))
             .await
             .map_err(|s| ClientError::rpc("endorse", s))?
             .into_inner();
@@ -288,9 +306,12 @@ impl Client {
         Ok(self
             .gateway
             .clone()
-            .submit(SubmitRequest {
-                envelope: Some(envelope),
-            })
+            .submit(timed(
+                SubmitRequest {
+                    envelope: Some(envelope),
+                },
+                CALL_TIMEOUT,
+            ))
             .await
             .map_err(|s| ClientError::rpc("submit", s))?
             .into_inner()
@@ -312,10 +333,13 @@ impl Client {
         let r = self
             .gateway
             .clone()
-            .commit_status(CommitStatusRequest {
-                tx_id: tx_id.to_string(),
-                timeout_ms: timeout.as_millis() as u64,
-            })
+            .commit_status(timed(
+                CommitStatusRequest {
+                    tx_id: tx_id.to_string(),
+                    timeout_ms: timeout.as_millis() as u64,
+                },
+                timeout + PROBE_TIMEOUT,
+            ))
             .await
             .map_err(|s| ClientError::rpc("commit status", s))?
             .into_inner();
@@ -364,7 +388,7 @@ impl Client {
         Ok(self
             .gateway
             .clone()
-            .peer_status(PeerStatusRequest {})
+            .peer_status(timed(PeerStatusRequest {}, PROBE_TIMEOUT))
             .await
             .map_err(|s| ClientError::rpc("peer status", s))?
             .into_inner())
@@ -398,7 +422,7 @@ pub async fn orderer_status(
     let (dialer, _) = dialer_for(profile)?;
     let ch = dialer.connect(orderer, tls_name).await?;
     AtomicBroadcastClient::new(ch)
-        .status(OrdererStatusRequest {})
+        .status(timed(OrdererStatusRequest {}, PROBE_TIMEOUT))
         .await
         .map(|r| r.into_inner())
         .map_err(|s| match s.code() {

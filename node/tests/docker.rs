@@ -112,6 +112,17 @@ impl Compose {
     }
 
     fn down(&self) {
+        // Containers the test started on the project's network (not compose
+        // services) would keep the network and volumes from being removed.
+        let out = run(Command::new("docker").args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("network={}", self.network()),
+        ]));
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = run(Command::new("docker").args(["rm", "-f", id]));
+        }
         let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "5"]);
     }
 

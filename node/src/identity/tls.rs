@@ -128,4 +128,5 @@ pub fn client_config(
             id.key_pem(),
         ))
         .domain_name(server_name.to_string())
+        .timeout(std::time::Duration::from_secs(10))
 }
