@@ -184,15 +184,10 @@ pub async fn run(
             signer.clone(),
             Duration::from_millis(cfg.chaincode_timeout_ms),
         ));
-        let own_endpoints: Vec<&str> = config
-            .peers
-            .iter()
-            .filter(|p| p.name == cfg.name)
-            .map(|p| p.endpoint.as_str())
-            .collect();
+        // Other orgs' peers; the own org endorses locally.
         let mut peers_by_org: HashMap<String, Vec<String>> = HashMap::new();
         for p in &config.peers {
-            if !own_endpoints.contains(&p.endpoint.as_str()) && p.msp_id != cfg.msp_id {
+            if p.msp_id != cfg.msp_id {
                 peers_by_org
                     .entry(p.msp_id.clone())
                     .or_default()
