@@ -150,4 +150,20 @@ pub trait ChaincodeStub {
     /// Every committed change of `key`, oldest first. Not re-checked at
     /// validation: a change committed after the query is not a conflict.
     fn get_history_for_key(&mut self, key: &str) -> Result<Vec<KeyModification>, ChaincodeError>;
+
+    /// Calls `function` of another chaincode on the same channel, in this
+    /// transaction, as the same creator. Its reads and writes join this
+    /// transaction's (under that chaincode's namespace) and are checked at
+    /// validation like this chaincode's own; its error fails this call.
+    fn invoke_chaincode(
+        &mut self,
+        chaincode: &str,
+        function: &str,
+        args: &[Vec<u8>],
+    ) -> Result<Vec<u8>, ChaincodeError> {
+        let _ = (function, args);
+        Err(ChaincodeError::State(format!(
+            "this stub cannot call chaincode '{chaincode}'"
+        )))
+    }
 }

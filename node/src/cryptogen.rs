@@ -176,6 +176,8 @@ pub fn channel_config(spec: &NetworkSpec, ca_certs: &[(String, Vec<u8>)]) -> Cha
                 name: c.name.clone(),
                 version: c.version.clone(),
                 endorsement_policy: c.policy.clone(),
+                sequence: 1,
+                external: None,
             })
             .collect(),
     }

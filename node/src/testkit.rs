@@ -68,6 +68,8 @@ impl Consortium {
                 version: "1".into(),
                 endorsement_policy: "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')"
                     .into(),
+                sequence: 1,
+                external: None,
             }],
             max_message_bytes: 1 << 20,
             ..Default::default()
