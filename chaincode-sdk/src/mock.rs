@@ -55,6 +55,7 @@ fn default_creator() -> Creator {
         role: "client".to_owned(),
         subject: "user1".to_owned(),
         cert_der: Vec::new(),
+        attributes: BTreeMap::new(),
     }
 }
 
@@ -181,6 +182,7 @@ impl MockStub {
 mod tests {
     use super::MockStub;
     use crate::{Chaincode, ChaincodeError, ChaincodeStub, Creator};
+    use std::collections::BTreeMap;
 
     /// A scriptable chaincode: each function exercises one stub behaviour.
     struct Probe;
@@ -221,12 +223,13 @@ mod tests {
                 ("whoami", []) => {
                     let creator = stub.creator();
                     Ok(format!(
-                        "{}|{}|{}|{}|{}",
+                        "{}|{}|{}|{}|{}|{}",
                         stub.channel_id(),
                         stub.tx_id(),
                         creator.msp_id,
                         creator.role,
-                        creator.subject
+                        creator.subject,
+                        creator.attribute("team").unwrap_or("-")
                     )
                     .into_bytes())
                 }
@@ -311,15 +314,16 @@ mod tests {
     fn reports_channel_creator_and_generated_tx_ids() {
         let mut stub = MockStub::new("trade");
         let first = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
-        assert_eq!(first, "trade|mocktx-1|Org1MSP|client|user1");
+        assert_eq!(first, "trade|mocktx-1|Org1MSP|client|user1|-");
         stub.set_creator(Creator {
             msp_id: "Org2MSP".into(),
             role: "admin".into(),
             subject: "boss".into(),
             cert_der: vec![1, 2, 3],
+            attributes: BTreeMap::from([("team".to_owned(), "audit".to_owned())]),
         });
         let second = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
-        assert_eq!(second, "trade|mocktx-2|Org2MSP|admin|boss");
+        assert_eq!(second, "trade|mocktx-2|Org2MSP|admin|boss|audit");
     }
 
     #[test]

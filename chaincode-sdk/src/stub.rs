@@ -6,7 +6,7 @@ use crate::query::{KeyModification, KeyValue, Query, QueryMetadata, QueryOutcome
 use crate::ChaincodeError;
 
 /// The identity that signed the transaction proposal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Creator {
     /// The MSP (organisation) that issued the creator's certificate.
     pub msp_id: String,
@@ -16,6 +16,17 @@ pub struct Creator {
     pub subject: String,
     /// The creator's certificate, DER-encoded.
     pub cert_der: Vec<u8>,
+    /// Attributes the creator's CA put in the certificate (as Fabric CA's
+    /// attribute extension does), for attribute-based access control, e.g.
+    /// `{"department": "audit"}`; empty when the certificate has none.
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Creator {
+    /// The value of the certificate attribute `name`, if the certificate has it.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
 }
 
 /// Refuses an event name a subscriber could not match: an empty one.

@@ -122,6 +122,7 @@ pub fn check_proposal(
             role: creator.role.to_string(),
             subject: creator.subject.clone(),
             cert_der: creator.cert_der.clone(),
+            attributes: creator.attributes.clone(),
         },
         header,
         input,

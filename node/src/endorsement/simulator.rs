@@ -273,6 +273,7 @@ mod tests {
                     role: "client".into(),
                     subject: "user1".into(),
                     cert_der: vec![],
+                    attributes: Default::default(),
                 },
                 timestamp_ms: 1_700_000_000_000,
                 transient: [("secret".to_string(), b"s3".to_vec())].into(),
