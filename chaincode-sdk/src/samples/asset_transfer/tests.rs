@@ -279,3 +279,80 @@ fn unknown_function_is_refused() {
         ChaincodeError::UnknownFunction("burn".into())
     );
 }
+
+/// `with_assets` plus the `token` chaincode with GOLD, bob holding 500.
+fn with_token() -> MockStub {
+    let mut stub = with_assets();
+    stub.register_chaincode("token", crate::samples::token::Token);
+    stub.invoke_registered("token", "create", &["GOLD", "10000"])
+        .unwrap();
+    stub.invoke_registered("token", "issue", &["GOLD", "bob", "500", ""])
+        .unwrap();
+    stub
+}
+
+#[test]
+fn sell_pays_the_owner_with_token_and_hands_the_asset_over() {
+    let mut stub = with_token();
+    let sold = call(&mut stub, "sell", &["asset1", "bob", "GOLD"]).unwrap();
+    assert_eq!(sold, asset("asset1", "blue", 5, "bob", 300));
+    assert_eq!(
+        call(&mut stub, "read", &["asset1"]).unwrap(),
+        asset("asset1", "blue", 5, "bob", 300)
+    );
+    assert_eq!(
+        stub.state_of("token", "balance/GOLD/bob"),
+        Some(&b"200"[..])
+    );
+    assert_eq!(
+        stub.state_of("token", "balance/GOLD/alice"),
+        Some(&b"300"[..])
+    );
+    assert_eq!(
+        stub.state("balance/GOLD/bob"),
+        None,
+        "token's state stays in its namespace"
+    );
+}
+
+#[test]
+fn a_refused_payment_fails_the_sale_and_changes_nothing() {
+    let mut stub = with_token();
+    // After selling asset1 alice holds 300: not enough for asset2 (400).
+    call(&mut stub, "sell", &["asset1", "bob", "GOLD"]).unwrap();
+    let err = call(&mut stub, "sell", &["asset2", "alice", "GOLD"]).unwrap_err();
+    assert!(err.to_string().contains("insufficient balance"), "{err}");
+    assert_eq!(
+        call(&mut stub, "read", &["asset2"]).unwrap(),
+        asset("asset2", "red", 10, "bob", 400)
+    );
+    assert_eq!(
+        stub.state_of("token", "balance/GOLD/alice"),
+        Some(&b"300"[..])
+    );
+
+    let err = call(&mut stub, "sell", &["asset2", "alice", "SILVER"]).unwrap_err();
+    assert!(err.to_string().contains("SILVER"), "{err}");
+    assert_eq!(
+        call(&mut stub, "sell", &["asset2", "bob", "GOLD"]).unwrap_err(),
+        ChaincodeError::business("asset 'asset2' is already owned by bob")
+    );
+    assert_eq!(
+        call(&mut stub, "sell", &["asset2", "", "GOLD"]).unwrap_err(),
+        invalid("sell", "buyer must not be empty")
+    );
+    assert_eq!(
+        call(&mut stub, "sell", &["nope", "bob", "GOLD"]).unwrap_err(),
+        unknown("nope")
+    );
+
+    // Without a token chaincode the sale cannot be paid.
+    let mut alone = with_assets();
+    assert_eq!(
+        call(&mut alone, "sell", &["asset1", "bob", "GOLD"]).unwrap_err(),
+        ChaincodeError::Call {
+            chaincode: "token".into(),
+            reason: "not defined on the channel".into(),
+        }
+    );
+}
