@@ -633,13 +633,13 @@ mod tests {
         }
     }
 
-    /// A stub with `token` registered, GOLD created and 100 issued to alice.
+    /// A stub with `token` registered, GOLD created and 100 issued to the caller (`Org1MSP:user1`).
     fn with_token() -> MockStub {
         let mut stub = MockStub::new("ch1");
         stub.register_chaincode("token", crate::samples::token::Token);
         stub.invoke_registered("token", "create", &["GOLD", "1000"])
             .unwrap();
-        stub.invoke_registered("token", "issue", &["GOLD", "alice", "100", ""])
+        stub.invoke_registered("token", "issue", &["GOLD", "Org1MSP:user1", "100", ""])
             .unwrap();
         stub
     }
@@ -647,10 +647,12 @@ mod tests {
     #[test]
     fn a_called_chaincode_works_on_its_own_namespace() {
         let mut stub = with_token();
-        let balances = stub.invoke(&Shop, "pay", &["alice", "bob", "30"]).unwrap();
+        let balances = stub
+            .invoke(&Shop, "pay", &["Org1MSP:user1", "bob", "30"])
+            .unwrap();
         assert_eq!(text(balances), r#"{"from":70,"to":30}"#);
         assert_eq!(
-            stub.state_of("token", "balance/GOLD/alice"),
+            stub.state_of("token", "balance/GOLD/Org1MSP:user1"),
             Some(&b"70"[..])
         );
         assert_eq!(stub.state_of("token", "balance/GOLD/bob"), Some(&b"30"[..]));
@@ -663,7 +665,11 @@ mod tests {
         );
         assert_eq!(
             stub.keys_of("token"),
-            ["balance/GOLD/alice", "balance/GOLD/bob", "token/GOLD"]
+            [
+                "balance/GOLD/Org1MSP:user1",
+                "balance/GOLD/bob",
+                "token/GOLD"
+            ]
         );
         let bob = stub.history_of("token", "balance/GOLD/bob");
         assert_eq!((bob.len(), bob[0].tx_id.as_str()), (1, "mocktx-3"));
@@ -675,7 +681,7 @@ mod tests {
     fn a_callee_error_fails_the_call_and_its_writes_are_discarded() {
         let mut stub = with_token();
         let err = stub
-            .invoke(&Shop, "pay", &["alice", "bob", "500"])
+            .invoke(&Shop, "pay", &["Org1MSP:user1", "bob", "500"])
             .unwrap_err();
         assert!(err.to_string().contains("insufficient balance"), "{err}");
         assert!(stub.keys().is_empty());
@@ -691,7 +697,7 @@ mod tests {
                 Err(ChaincodeError::business("writer refused"))
             }),
         );
-        stub.invoke(&Shop, "try_pay", &["alice", "bob", "500"])
+        stub.invoke(&Shop, "try_pay", &["Org1MSP:user1", "bob", "500"])
             .unwrap();
         assert_eq!(
             stub.state("failed").map(<[u8]>::to_vec),
@@ -701,7 +707,7 @@ mod tests {
         assert_eq!(err, ChaincodeError::business("writer refused"));
         assert!(stub.keys_of("writer").is_empty());
         assert_eq!(
-            stub.state_of("token", "balance/GOLD/alice"),
+            stub.state_of("token", "balance/GOLD/Org1MSP:user1"),
             Some(&b"100"[..])
         );
     }

@@ -20,11 +20,13 @@ async fn a_sale_writes_both_chaincodes_state_under_both_policies() {
             cc.policy = "OR('Org1MSP.peer')".into();
         }
     }
-    let t = TestNet::start_with(spec).await;
+    let mut t = TestNet::start_with(spec).await;
     let c1 = t.client(1).await;
+    // The buyer is the caller: Org1's user1 holds this token account.
+    let bob = consort::loadgen::token_account(&c1);
     for (cc, function, call) in [
         ("token", "create", vec!["GOLD", "1000"]),
-        ("token", "issue", vec!["GOLD", "bob", "500", "setup"]),
+        ("token", "issue", vec!["GOLD", bob.as_str(), "500", "setup"]),
         (
             "asset-transfer",
             "create",
@@ -41,10 +43,12 @@ async fn a_sale_writes_both_chaincodes_state_under_both_policies() {
     }
 
     let sold = c1
-        .invoke("asset-transfer", "sell", &args(&["lamp", "bob", "GOLD"]))
+        .invoke("asset-transfer", "sell", &args(&["lamp", &bob, "GOLD"]))
         .await
         .expect("sell");
     assert_eq!(sold.code, Code::Valid);
+    t.wait_converged(sold.block + 1, std::time::Duration::from_secs(30))
+        .await;
 
     // Both namespaces changed, as every peer sees them.
     for i in 1..=3 {
@@ -55,8 +59,8 @@ async fn a_sale_writes_both_chaincodes_state_under_both_policies() {
                 .expect("read"),
         )
         .expect("json");
-        assert_eq!(lamp["owner"], "bob", "on Org{i}'s peer");
-        for (owner, balance) in [("alice", "300"), ("bob", "200")] {
+        assert_eq!(lamp["owner"], bob.as_str(), "on Org{i}'s peer");
+        for (owner, balance) in [("alice", "300"), (bob.as_str(), "200")] {
             let got = c
                 .evaluate("token", "balance", &args(&["GOLD", owner]))
                 .await
@@ -71,7 +75,7 @@ async fn a_sale_writes_both_chaincodes_state_under_both_policies() {
 
     // token's refusal fails the sale: nothing is ordered, nothing changes.
     let err = c1
-        .invoke("asset-transfer", "sell", &args(&["vase", "bob", "GOLD"]))
+        .invoke("asset-transfer", "sell", &args(&["vase", &bob, "GOLD"]))
         .await
         .unwrap_err();
     assert!(

@@ -1,7 +1,18 @@
 use serde_json::{json, Value};
 
 use super::AssetTransfer;
-use crate::{ChaincodeError, MockStub};
+use crate::{ChaincodeError, Creator, MockStub};
+
+/// A client of `msp_id` with certificate subject `subject`: it holds the
+/// token account `<msp_id>:<subject>`.
+fn person(msp_id: &str, subject: &str) -> Creator {
+    Creator {
+        msp_id: msp_id.into(),
+        role: "client".into(),
+        subject: subject.into(),
+        ..Creator::default()
+    }
+}
 
 fn call(stub: &mut MockStub, function: &str, args: &[&str]) -> Result<Value, ChaincodeError> {
     stub.invoke(&AssetTransfer, function, args)
@@ -280,28 +291,30 @@ fn unknown_function_is_refused() {
     );
 }
 
-/// `with_assets` plus the `token` chaincode with GOLD, bob holding 500.
+/// `with_assets` plus the `token` chaincode with GOLD, the token account
+/// `Org2MSP:bob` holding 500, and Org2's bob as the caller.
 fn with_token() -> MockStub {
     let mut stub = with_assets();
     stub.register_chaincode("token", crate::samples::token::Token);
     stub.invoke_registered("token", "create", &["GOLD", "10000"])
         .unwrap();
-    stub.invoke_registered("token", "issue", &["GOLD", "bob", "500", ""])
+    stub.invoke_registered("token", "issue", &["GOLD", "Org2MSP:bob", "500", ""])
         .unwrap();
+    stub.set_creator(person("Org2MSP", "bob"));
     stub
 }
 
 #[test]
 fn sell_pays_the_owner_with_token_and_hands_the_asset_over() {
     let mut stub = with_token();
-    let sold = call(&mut stub, "sell", &["asset1", "bob", "GOLD"]).unwrap();
-    assert_eq!(sold, asset("asset1", "blue", 5, "bob", 300));
+    let sold = call(&mut stub, "sell", &["asset1", "Org2MSP:bob", "GOLD"]).unwrap();
+    assert_eq!(sold, asset("asset1", "blue", 5, "Org2MSP:bob", 300));
     assert_eq!(
         call(&mut stub, "read", &["asset1"]).unwrap(),
-        asset("asset1", "blue", 5, "bob", 300)
+        asset("asset1", "blue", 5, "Org2MSP:bob", 300)
     );
     assert_eq!(
-        stub.state_of("token", "balance/GOLD/bob"),
+        stub.state_of("token", "balance/GOLD/Org2MSP:bob"),
         Some(&b"200"[..])
     );
     assert_eq!(
@@ -309,7 +322,7 @@ fn sell_pays_the_owner_with_token_and_hands_the_asset_over() {
         Some(&b"300"[..])
     );
     assert_eq!(
-        stub.state("balance/GOLD/bob"),
+        stub.state("balance/GOLD/Org2MSP:bob"),
         None,
         "token's state stays in its namespace"
     );
@@ -318,9 +331,10 @@ fn sell_pays_the_owner_with_token_and_hands_the_asset_over() {
 #[test]
 fn a_refused_payment_fails_the_sale_and_changes_nothing() {
     let mut stub = with_token();
-    // After selling asset1 alice holds 300: not enough for asset2 (400).
-    call(&mut stub, "sell", &["asset1", "bob", "GOLD"]).unwrap();
-    let err = call(&mut stub, "sell", &["asset2", "alice", "GOLD"]).unwrap_err();
+    // Org1's alice holds no GOLD: not enough for asset2 (400).
+    call(&mut stub, "sell", &["asset1", "Org2MSP:bob", "GOLD"]).unwrap();
+    stub.set_creator(person("Org1MSP", "alice"));
+    let err = call(&mut stub, "sell", &["asset2", "Org1MSP:alice", "GOLD"]).unwrap_err();
     assert!(err.to_string().contains("insufficient balance"), "{err}");
     assert_eq!(
         call(&mut stub, "read", &["asset2"]).unwrap(),
@@ -331,8 +345,11 @@ fn a_refused_payment_fails_the_sale_and_changes_nothing() {
         Some(&b"300"[..])
     );
 
-    let err = call(&mut stub, "sell", &["asset2", "alice", "SILVER"]).unwrap_err();
+    let err = call(&mut stub, "sell", &["asset2", "Org1MSP:alice", "SILVER"]).unwrap_err();
     assert!(err.to_string().contains("SILVER"), "{err}");
+    // Paying from an account the caller does not hold.
+    let err = call(&mut stub, "sell", &["asset2", "Org2MSP:bob", "GOLD"]).unwrap_err();
+    assert!(err.to_string().contains("does not hold account"), "{err}");
     assert_eq!(
         call(&mut stub, "sell", &["asset2", "bob", "GOLD"]).unwrap_err(),
         ChaincodeError::business("asset 'asset2' is already owned by bob")
