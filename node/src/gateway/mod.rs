@@ -6,9 +6,10 @@
 
 pub mod status;
 
-use crate::endorsement::endorser::{check_proposal, Endorser};
+use crate::endorsement::endorser::{check_proposal, EndorseError, Endorser};
 use crate::identity::{Msp, Role};
 use crate::ledger::Ledger;
+use crate::lifecycle;
 use crate::transport::{caller, Dialer};
 use crate::validation::codes;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
@@ -213,15 +214,26 @@ impl Gateway for GatewayService {
             .into_inner()
             .proposal
             .ok_or_else(|| Status::invalid_argument("missing proposal"))?;
-        let rules = self.p.endorser.rules();
+        let in_force = self.p.endorser.definitions();
+        let rules = in_force.rules();
         let checked = check_proposal(rules, &signed).map_err(|e| status::endorse(&e))?;
         let policy = rules
             .policies
             .get(&checked.header.chaincode)
             .ok_or_else(|| {
-                Status::not_found(format!("unknown chaincode '{}'", checked.header.chaincode))
+                status::endorse(&EndorseError::NotDefined(checked.header.chaincode.clone()))
             })?
             .clone();
+        // A `_lifecycle` approval writes only the approving org's key.
+        let policy = if checked.header.chaincode == lifecycle::NAMESPACE {
+            Arc::new(lifecycle::key_policy::endorsement_plan(
+                &checked.input.function,
+                &checked.creator.msp_id,
+                &policy,
+            ))
+        } else {
+            policy
+        };
         let mut available: Vec<String> = self.p.peers_by_org.keys().cloned().collect();
         available.push(self.p.msp_id.clone());
         available.sort();
