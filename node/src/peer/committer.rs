@@ -465,5 +465,13 @@ mod tests {
         // An offline check replays the upgrade and agrees with every code.
         let v = crate::ledger::verify::verify(committer.ledger(), &genesis, &c.rules()).unwrap();
         assert_eq!((v.height, v.valid), (3, 3));
+        // A restarted peer loads the same definitions from its ledger.
+        let reloaded =
+            crate::node::definitions_at(&c.config, c.msp.clone(), committer.ledger()).unwrap();
+        assert_eq!(reloaded.current().definition("token"), Some(&only_org3));
+        assert_eq!(
+            reloaded.current().rules().policies["token"].to_string(),
+            "OR('Org3MSP.peer')"
+        );
     }
 }
