@@ -6,6 +6,7 @@
 //! - [`endorsement`] simulates the chaincode ([`chaincode_host`]) and signs the result;
 //! - [`ordering`] cuts transactions into blocks through an openraft cluster;
 //! - [`peer`] receives blocks, [`validation`] checks them, [`ledger`] commits them to RocksDB.
+//! - [`lifecycle`] keeps the chaincode definitions on the ledger (`_lifecycle`).
 //!
 //! [`identity`] (certificates, membership, TLS) and [`transport`] (gRPC over
 //! mutual TLS) carry all of it; [`config`] and [`node`] start a node;
@@ -22,6 +23,7 @@ pub mod endorsement;
 pub mod gateway;
 pub mod identity;
 pub mod ledger;
+pub mod lifecycle;
 pub mod loadgen;
 pub mod localnet;
 pub mod node;

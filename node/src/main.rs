@@ -82,6 +82,169 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Chaincode lifecycle: approve and commit definitions, list and show them.
+    #[command(subcommand)]
+    Chaincode(LifecycleCmd),
+}
+
+#[derive(Subcommand)]
+enum LifecycleCmd {
+    /// Approve a chaincode definition for your org (with an org admin's profile).
+    Approve {
+        #[command(flatten)]
+        definition: DefinitionArgs,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Commit a definition that enough orgs approved; it is in force on every
+    /// peer once the block commits.
+    Commit {
+        #[command(flatten)]
+        definition: DefinitionArgs,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// List the chaincode definitions in force.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show a chaincode's definition and each org's approval of its next sequence.
+    Show {
+        /// Chaincode name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Args)]
+struct DefinitionArgs {
+    /// Chaincode name.
+    #[arg(long)]
+    name: String,
+    /// Version label.
+    #[arg(long)]
+    version: String,
+    /// 1 for a new chaincode, the committed sequence + 1 for an upgrade.
+    #[arg(long)]
+    sequence: u64,
+    /// Endorsement policy, e.g. "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')".
+    #[arg(long)]
+    policy: String,
+    /// host:port of an external chaincode service (absent: in process).
+    #[arg(long, requires = "tls_root")]
+    external_address: Option<String>,
+    /// PEM file of the CA the external service's TLS certificate chains to.
+    #[arg(long, requires = "external_address")]
+    tls_root: Option<PathBuf>,
+}
+
+impl DefinitionArgs {
+    fn to_json(&self) -> Result<consort::lifecycle::DefinitionJson> {
+        let external = match (&self.external_address, &self.tls_root) {
+            (Some(address), Some(pem)) => Some(consort::lifecycle::definition::ExternalJson {
+                address: address.clone(),
+                tls_root_pem: std::fs::read_to_string(pem)
+                    .with_context(|| format!("reading {}", pem.display()))?,
+            }),
+            _ => None,
+        };
+        Ok(consort::lifecycle::DefinitionJson {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            sequence: self.sequence,
+            endorsement_policy: self.policy.clone(),
+            external,
+        })
+    }
+}
+
+fn print_definition(d: &consort::lifecycle::DefinitionJson) {
+    let runs = match &d.external {
+        Some(e) => format!("external {}", e.address),
+        None => "in process".to_string(),
+    };
+    println!(
+        "{:<16} version {:<8} sequence {:<3} {:<12} policy {}",
+        d.name, d.version, d.sequence, runs, d.endorsement_policy
+    );
+}
+
+async fn run_lifecycle(cmd: LifecycleCmd) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    init_logging("warn", false);
+    let (committed, what) = match cmd {
+        LifecycleCmd::Approve { definition, conn } => {
+            let d = definition.to_json()?;
+            let client = connect(&conn).await?;
+            (
+                client.approve_definition(&d).await.map_err(explain)?,
+                "approved",
+            )
+        }
+        LifecycleCmd::Commit { definition, conn } => {
+            let d = definition.to_json()?;
+            let client = connect(&conn).await?;
+            (
+                client.commit_definition(&d).await.map_err(explain)?,
+                "committed",
+            )
+        }
+        LifecycleCmd::List { conn } => {
+            for d in connect(&conn).await?.definitions().await.map_err(explain)? {
+                print_definition(&d);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        LifecycleCmd::Show { name, conn } => {
+            let client = connect(&conn).await?;
+            let defs = client.definitions().await.map_err(explain)?;
+            let next = match defs.iter().find(|d| d.name == name) {
+                Some(d) => {
+                    print_definition(d);
+                    d.sequence + 1
+                }
+                None => {
+                    println!("{name}: not defined");
+                    1
+                }
+            };
+            let a = client.approvals(&name, next).await.map_err(explain)?;
+            println!("approvals of sequence {next}:");
+            for (org, approved) in &a.approvals {
+                match approved {
+                    Some(d) => println!(
+                        "  {org:<10} approved version {} policy {}{}",
+                        d.version,
+                        d.endorsement_policy,
+                        d.external
+                            .as_ref()
+                            .map(|e| format!(" external {}", e.address))
+                            .unwrap_or_default()
+                    ),
+                    None => println!("  {org:<10} not approved"),
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    println!(
+        "tx {} committed in block {}: {}",
+        committed.tx_id,
+        committed.block,
+        committed.code.as_str_name()
+    );
+    if committed.code != TxValidationCode::Valid {
+        eprintln!("transaction invalid: {}", codes::describe(committed.code));
+        return Ok(ExitCode::from(2));
+    }
+    if let Ok(d) = serde_json::from_slice::<consort::lifecycle::DefinitionJson>(&committed.result) {
+        print!("{what}: ");
+        print_definition(&d);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -260,6 +423,7 @@ async fn shutdown_signal() {
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     use std::process::ExitCode;
     match cli.command {
+        Command::Chaincode(cmd) => run_lifecycle(cmd).await,
         Command::Node(NodeCmd::Health { config }) => {
             init_logging("error", false);
             let cfg = NodeConfig::load(&config)?;

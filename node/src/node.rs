@@ -8,6 +8,7 @@ use crate::endorsement::Endorser;
 use crate::gateway::{GatewayParts, GatewayService};
 use crate::identity::{tls, Msp, SigningIdentity};
 use crate::ledger::Ledger;
+use crate::lifecycle::{self, DefinitionSet, Definitions, Lifecycle};
 use crate::ordering::{Orderer, OrdererSettings};
 use crate::peer::{deliver, Committer};
 use crate::policy::Policy;
@@ -113,6 +114,18 @@ pub fn channel_rules(config: &ChannelConfig, msp: Arc<Msp>) -> Result<ChannelRul
     })
 }
 
+/// The chaincode definitions in force at `ledger`'s height: the genesis
+/// block's, overridden by those committed in `_lifecycle`.
+pub fn definitions_at(
+    config: &ChannelConfig,
+    msp: Arc<Msp>,
+    ledger: &Ledger,
+) -> Result<Definitions, NodeError> {
+    let mut set = DefinitionSet::new(channel_rules(config, msp)?, &config.chaincodes);
+    set.load(ledger)?;
+    Ok(Definitions::new(set))
+}
+
 /// Runs a node until `shutdown` resolves.
 pub async fn run(
     cfg: NodeConfig,
@@ -175,12 +188,18 @@ pub async fn run(
     let mut deliver_task = None;
     if cfg.has(NodeRole::Peer) {
         let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger"))?);
-        let rules = channel_rules(&config, msp.clone())?;
-        let committer = Arc::new(Committer::new(ledger.clone(), rules.clone(), &genesis)?);
-        let endorser = Arc::new(Endorser::new(
-            rules,
+        let definitions = definitions_at(&config, msp.clone(), &ledger)?;
+        let committer = Arc::new(Committer::new(
             ledger.clone(),
-            ChaincodeRegistry::builtin(),
+            definitions.clone(),
+            &genesis,
+        )?);
+        let mut chaincodes = ChaincodeRegistry::builtin();
+        chaincodes.register(lifecycle::NAMESPACE, Arc::new(Lifecycle::new(&config)));
+        let endorser = Arc::new(Endorser::new(
+            definitions,
+            ledger.clone(),
+            chaincodes,
             signer.clone(),
             Duration::from_millis(cfg.chaincode_timeout_ms),
         ));

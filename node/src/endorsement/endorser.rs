@@ -5,6 +5,7 @@ use super::simulator::{SimulationInput, Simulator};
 use crate::chaincode_host::{self, ChaincodeRegistry};
 use crate::identity::{now_unix, MspError, SigningIdentity};
 use crate::ledger::{Ledger, LedgerError};
+use crate::lifecycle::{DefinitionSet, Definitions};
 use crate::validation::{self, ChannelRules};
 use chaincode_sdk::{ChaincodeError, Creator};
 use consort_proto::{
@@ -25,7 +26,11 @@ pub enum EndorseError {
     /// The proposal names another channel.
     #[error("unknown channel '{0}'")]
     UnknownChannel(String),
-    /// The chaincode is not defined on the channel or not installed here.
+    /// The chaincode is not defined on the channel (no definition in
+    /// `_lifecycle` or the genesis block).
+    #[error("chaincode '{0}' is not defined on the channel")]
+    NotDefined(String),
+    /// The chaincode is defined but not installed on this peer.
     #[error("unknown chaincode '{0}'")]
     UnknownChaincode(String),
     /// The creator is not a valid member.
@@ -67,7 +72,7 @@ pub struct CheckedProposal {
 
 /// Endorses proposals for one channel on one peer.
 pub struct Endorser {
-    rules: ChannelRules,
+    definitions: Definitions,
     ledger: Arc<Ledger>,
     chaincodes: ChaincodeRegistry,
     callees: Arc<Callees>,
@@ -78,7 +83,7 @@ pub struct Endorser {
 impl std::fmt::Debug for Endorser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endorser")
-            .field("channel", &self.rules.channel_id)
+            .field("channel", &self.definitions.current().rules().channel_id)
             .finish()
     }
 }
@@ -114,7 +119,7 @@ pub fn check_proposal(
         return Err(EndorseError::BadTxId);
     }
     if !rules.policies.contains_key(&header.chaincode) {
-        return Err(EndorseError::UnknownChaincode(header.chaincode));
+        return Err(EndorseError::NotDefined(header.chaincode));
     }
     Ok(CheckedProposal {
         header_bytes: proposal.header,
@@ -145,9 +150,10 @@ fn failure(status: i32, message: String) -> ProposalResponse {
 }
 
 impl Endorser {
-    /// An endorser signing as `identity`.
+    /// An endorser signing as `identity`, checking proposals against the
+    /// chaincode definitions in force.
     pub fn new(
-        rules: ChannelRules,
+        definitions: impl Into<Definitions>,
         ledger: Arc<Ledger>,
         chaincodes: ChaincodeRegistry,
         identity: Arc<SigningIdentity>,
@@ -158,7 +164,7 @@ impl Endorser {
             chaincodes.clone(),
         ));
         Endorser {
-            rules,
+            definitions: definitions.into(),
             ledger,
             chaincodes,
             callees,
@@ -167,9 +173,9 @@ impl Endorser {
         }
     }
 
-    /// The channel rules this endorser checks against.
-    pub fn rules(&self) -> &ChannelRules {
-        &self.rules
+    /// The chaincode definitions in force now, with their rules.
+    pub fn definitions(&self) -> Arc<DefinitionSet> {
+        self.definitions.current()
     }
 
     /// Checks, simulates and (if the chaincode succeeded) endorses a proposal.
@@ -177,7 +183,7 @@ impl Endorser {
     /// panic or timeout) and no endorsement.
     #[tracing::instrument(skip_all, fields(tx_id))]
     pub async fn process(&self, signed: &SignedProposal) -> Result<ProposalResponse, EndorseError> {
-        let checked = check_proposal(&self.rules, signed)?;
+        let checked = check_proposal(self.definitions.current().rules(), signed)?;
         tracing::Span::current().record("tx_id", checked.header.tx_id.as_str());
         if self.ledger.tx(&checked.header.tx_id)?.is_some() {
             return Err(EndorseError::DuplicateTxId(checked.header.tx_id));
@@ -626,7 +632,7 @@ mod tests {
         let (undefined, _) = proposal(client, CH, "nope", "f", &[]);
         assert!(matches!(
             e.process(&undefined).await,
-            Err(EndorseError::UnknownChaincode(cc)) if cc == "nope"
+            Err(EndorseError::NotDefined(cc)) if cc == "nope"
         ));
         // Defined on the channel but not installed on this peer.
         let (not_installed, _) = proposal(client, CH, "ghost", "f", &[]);

@@ -7,9 +7,10 @@
 pub mod plan;
 pub mod status;
 
-use crate::endorsement::endorser::{check_proposal, Endorser};
+use crate::endorsement::endorser::{check_proposal, EndorseError, Endorser};
 use crate::identity::{Msp, Role};
 use crate::ledger::Ledger;
+use crate::lifecycle;
 use crate::transport::{caller, Dialer};
 use crate::validation::codes;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
@@ -214,15 +215,26 @@ impl Gateway for GatewayService {
             .into_inner()
             .proposal
             .ok_or_else(|| Status::invalid_argument("missing proposal"))?;
-        let rules = self.p.endorser.rules();
+        let in_force = self.p.endorser.definitions();
+        let rules = in_force.rules();
         let checked = check_proposal(rules, &signed).map_err(|e| status::endorse(&e))?;
         let invoked_policy = rules
             .policies
             .get(&checked.header.chaincode)
             .ok_or_else(|| {
-                Status::not_found(format!("unknown chaincode '{}'", checked.header.chaincode))
+                status::endorse(&EndorseError::NotDefined(checked.header.chaincode.clone()))
             })?
             .clone();
+        // A `_lifecycle` approval writes only the approving org's key.
+        let invoked_policy = if checked.header.chaincode == lifecycle::NAMESPACE {
+            Arc::new(lifecycle::key_policy::endorsement_plan(
+                &checked.input.function,
+                &checked.creator.msp_id,
+                &invoked_policy,
+            ))
+        } else {
+            invoked_policy
+        };
         // Joined by the policies of the called chaincodes whose namespaces
         // the endorsed result writes, once it shows them.
         let mut policies = vec![invoked_policy];

@@ -8,9 +8,9 @@ pub fn endorse(e: &EndorseError) -> Status {
     let msg = e.to_string();
     match e {
         EndorseError::Malformed(_) | EndorseError::BadTxId => Status::invalid_argument(msg),
-        EndorseError::UnknownChannel(_) | EndorseError::UnknownChaincode(_) => {
-            Status::not_found(msg)
-        }
+        EndorseError::UnknownChannel(_)
+        | EndorseError::NotDefined(_)
+        | EndorseError::UnknownChaincode(_) => Status::not_found(msg),
         EndorseError::Creator(_) | EndorseError::BadSignature(_) => Status::permission_denied(msg),
         EndorseError::DuplicateTxId(_) => Status::already_exists(msg),
         EndorseError::Ledger(_) | EndorseError::Sign(_) => Status::internal(msg),

@@ -4,6 +4,7 @@
 
 use super::{keys, Ledger, LedgerError};
 use crate::block::{self, BlockError};
+use crate::lifecycle::DefinitionSet;
 use crate::validation::{self, ChannelRules, StateView};
 use consort_proto::{TxValidationCode, Version};
 use std::collections::{BTreeMap, HashSet};
@@ -102,13 +103,17 @@ impl StateView for Replay {
     }
 }
 
-/// Verifies `ledger` end to end against `genesis` and `rules`.
+/// Verifies `ledger` end to end against `genesis` and `rules` (the genesis
+/// block's policies). Chaincode definitions committed in `_lifecycle` are
+/// replayed as they come: each block is validated against the definitions
+/// in force after the block before it.
 pub fn verify(
     ledger: &Ledger,
     genesis: &consort_proto::Block,
     rules: &ChannelRules,
 ) -> Result<Verified, VerifyError> {
     let height = ledger.height();
+    let mut in_force = DefinitionSet::new(rules.clone(), &[]);
     let mut replay = Replay::default();
     let mut prev = [0u8; 32];
     let mut summary = Verified {
@@ -128,6 +133,7 @@ pub fn verify(
             continue;
         }
         let bad = |source| VerifyError::Block { number: n, source };
+        let rules = in_force.rules();
         block::check_link(&b, &rules.channel_id, n, &prev).map_err(bad)?;
         block::check_signature(&b, n, &rules.msp).map_err(bad)?;
         let checked = b
@@ -157,6 +163,7 @@ pub fn verify(
             .iter()
             .filter(|c| **c == TxValidationCode::Valid)
             .count() as u64;
+        in_force.apply(&result.writes);
         for w in result.writes {
             let k = keys::state_key(&w.namespace, &w.key);
             match w.value {

@@ -4,6 +4,7 @@
 
 use crate::block::{self, BlockError};
 use crate::ledger::{BlockUpdate, Ledger, LedgerError};
+use crate::lifecycle::Definitions;
 use crate::validation::{self, ChannelRules};
 use consort_proto::{Block, CommittedBlock, TxValidationCode as Code};
 use std::sync::Arc;
@@ -26,7 +27,7 @@ pub enum CommitError {
 /// Commits blocks to one ledger.
 pub struct Committer {
     ledger: Arc<Ledger>,
-    rules: ChannelRules,
+    definitions: Definitions,
     height: watch::Sender<u64>,
 }
 
@@ -42,12 +43,15 @@ impl std::fmt::Debug for Committer {
 const PARALLEL_THRESHOLD: usize = 32;
 
 impl Committer {
-    /// A committer for `ledger`; commits the genesis block if the ledger is new.
+    /// A committer for `ledger`; commits the genesis block if the ledger is
+    /// new. `definitions` must be the definitions in force at the ledger's
+    /// height; the committer moves them forward with every block.
     pub fn new(
         ledger: Arc<Ledger>,
-        rules: ChannelRules,
+        definitions: impl Into<Definitions>,
         genesis: &Block,
     ) -> Result<Self, CommitError> {
+        let definitions = definitions.into();
         if ledger.height() == 0 {
             let update = BlockUpdate {
                 block: CommittedBlock {
@@ -70,7 +74,7 @@ impl Committer {
         let (height, _) = watch::channel(ledger.height());
         Ok(Committer {
             ledger,
-            rules,
+            definitions,
             height,
         })
     }
@@ -78,6 +82,11 @@ impl Committer {
     /// Watches the ledger height.
     pub fn height_watch(&self) -> watch::Receiver<u64> {
         self.height.subscribe()
+    }
+
+    /// The chaincode definitions in force, as of the last committed block.
+    pub fn definitions(&self) -> &Definitions {
+        &self.definitions
     }
 
     /// The ledger.
@@ -91,10 +100,13 @@ impl Committer {
     pub fn commit(&self, b: Block) -> Result<Vec<Code>, CommitError> {
         let height = self.ledger.height();
         let prev = self.ledger.last_hash()?.unwrap_or([0; 32]);
-        let header = block::check_link(&b, &self.rules.channel_id, height, &prev)?;
+        // Block N is validated against the definitions as of block N-1.
+        let in_force = self.definitions.current();
+        let rules = in_force.rules();
+        let header = block::check_link(&b, &rules.channel_id, height, &prev)?;
         tracing::Span::current().record("block", header.number);
-        block::check_signature(&b, header.number, &self.rules.msp)?;
-        let checked = self.check_all(&b.data);
+        block::check_signature(&b, header.number, &rules.msp)?;
+        let checked = check_all(rules, &b.data);
         let result = validation::validate_block(self.ledger.as_ref(), checked)?;
         let codes = result.codes.clone();
         let update = BlockUpdate {
@@ -109,6 +121,7 @@ impl Committer {
             txs: result.txs,
         };
         self.ledger.commit(&update)?;
+        self.definitions.apply(&update.writes);
         self.height.send_replace(header.number + 1);
         let valid = codes.iter().filter(|c| **c == Code::Valid).count();
         tracing::info!(
@@ -119,39 +132,35 @@ impl Committer {
         );
         Ok(codes)
     }
+}
 
-    fn check_all(
-        &self,
-        data: &[Vec<u8>],
-    ) -> Vec<Result<validation::CheckedTx, validation::Rejected>> {
-        if data.len() < PARALLEL_THRESHOLD {
-            return data
-                .iter()
-                .map(|d| validation::check_tx(&self.rules, d))
-                .collect();
-        }
-        let mid = data.len() / 2;
-        let (a, b) = data.split_at(mid);
-        std::thread::scope(|s| {
-            let left = s.spawn(|| {
-                a.iter()
-                    .map(|d| validation::check_tx(&self.rules, d))
-                    .collect::<Vec<_>>()
-            });
-            let mut right: Vec<_> = b
-                .iter()
-                .map(|d| validation::check_tx(&self.rules, d))
-                .collect();
-            let mut out = left.join().unwrap_or_else(|_| {
-                // A panic in phase 1 is a bug; re-run sequentially rather than lose the block.
-                a.iter()
-                    .map(|d| validation::check_tx(&self.rules, d))
-                    .collect()
-            });
-            out.append(&mut right);
-            out
-        })
+/// Phase 1 for every transaction of a block, on two threads for large blocks.
+fn check_all(
+    rules: &ChannelRules,
+    data: &[Vec<u8>],
+) -> Vec<Result<validation::CheckedTx, validation::Rejected>> {
+    if data.len() < PARALLEL_THRESHOLD {
+        return data
+            .iter()
+            .map(|d| validation::check_tx(rules, d))
+            .collect();
     }
+    let mid = data.len() / 2;
+    let (a, b) = data.split_at(mid);
+    std::thread::scope(|s| {
+        let left = s.spawn(|| {
+            a.iter()
+                .map(|d| validation::check_tx(rules, d))
+                .collect::<Vec<_>>()
+        });
+        let mut right: Vec<_> = b.iter().map(|d| validation::check_tx(rules, d)).collect();
+        let mut out = left.join().unwrap_or_else(|_| {
+            // A panic in phase 1 is a bug; re-run sequentially rather than lose the block.
+            a.iter().map(|d| validation::check_tx(rules, d)).collect()
+        });
+        out.append(&mut right);
+        out
+    })
 }
 
 #[cfg(test)]
@@ -390,6 +399,79 @@ mod tests {
         assert_eq!(
             ledger.get_version("token", "a").unwrap(),
             Some(version(2, 1))
+        );
+    }
+
+    #[test]
+    fn a_committed_definition_applies_from_the_next_block() {
+        use crate::lifecycle::{definition, DefinitionSet, NAMESPACE};
+        let c = Consortium::new(3);
+        let genesis = block::genesis(&c.config);
+        let (_dir, ledger) = testkit::temp_ledger();
+        let defs =
+            crate::lifecycle::Definitions::new(DefinitionSet::new(c.rules(), &c.config.chaincodes));
+        let committer = Committer::new(ledger, defs.clone(), &genesis).unwrap();
+        let only_org3 = consort_proto::ChaincodeDefinition {
+            name: "token".into(),
+            version: "2".into(),
+            endorsement_policy: "OR('Org3MSP.peer')".into(),
+            sequence: 2,
+            external: None,
+        };
+        let value = definition::encode(&only_org3);
+        let mut upgrade = rwset(NAMESPACE, &[], &[]);
+        upgrade.writes.push(consort_proto::KvWrite {
+            key: "definition/token".into(),
+            value,
+            is_delete: false,
+        });
+        let (upgrade, _) = endorsed_envelope(
+            &c.orgs[0].client,
+            CH,
+            upgrade,
+            &[&c.orgs[0].peer, &c.orgs[1].peer],
+        );
+        // In the same block, the old policy (2 of 3) still holds.
+        let b1 = block_after(
+            CH,
+            1,
+            &genesis,
+            vec![upgrade, tx(&c, &[], "a").0],
+            Some(&c.orgs[0].orderer),
+        );
+        assert_eq!(
+            committer.commit(b1.clone()).unwrap(),
+            vec![Code::Valid, Code::Valid]
+        );
+        assert_eq!(defs.current().definition("token"), Some(&only_org3));
+        // From the next block on, only Org3's peer can endorse token.
+        let (org3, _) = endorsed_envelope(
+            &c.orgs[0].client,
+            CH,
+            rwset("token", &[], &[("b", Some("v"))]),
+            &[&c.orgs[2].peer],
+        );
+        let b2 = block_after(
+            CH,
+            2,
+            &b1,
+            vec![tx(&c, &[], "c").0, org3],
+            Some(&c.orgs[0].orderer),
+        );
+        assert_eq!(
+            committer.commit(b2).unwrap(),
+            vec![Code::EndorsementPolicyFailure, Code::Valid]
+        );
+        // An offline check replays the upgrade and agrees with every code.
+        let v = crate::ledger::verify::verify(committer.ledger(), &genesis, &c.rules()).unwrap();
+        assert_eq!((v.height, v.valid), (3, 3));
+        // A restarted peer loads the same definitions from its ledger.
+        let reloaded =
+            crate::node::definitions_at(&c.config, c.msp.clone(), committer.ledger()).unwrap();
+        assert_eq!(reloaded.current().definition("token"), Some(&only_org3));
+        assert_eq!(
+            reloaded.current().rules().policies["token"].to_string(),
+            "OR('Org3MSP.peer')"
         );
     }
 }

@@ -190,7 +190,25 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
             signers.push(endorser.signer());
         }
     }
-    if !policies.iter().all(|policy| policy.evaluate(&signers)) {
+    // `_lifecycle` has a policy per key written (an org's approval needs
+    // that org's peer) in place of one policy for the chaincode, and only
+    // `_lifecycle` itself may write it; every other namespace written needs
+    // its chaincode's policy.
+    let lifecycle = crate::lifecycle::NAMESPACE;
+    let invoked_lifecycle = header.chaincode == lifecycle;
+    let keys_endorsed = rwset.ns_rwsets.iter().all(|ns| {
+        ns.namespace != lifecycle
+            || (invoked_lifecycle
+                && crate::lifecycle::key_policy::endorsed(ns, invoked_policy, &signers))
+            || (!invoked_lifecycle && ns.writes.is_empty())
+    });
+    let skip = usize::from(invoked_lifecycle);
+    let endorsed = keys_endorsed
+        && policies
+            .iter()
+            .skip(skip)
+            .all(|policy| policy.evaluate(&signers));
+    if !endorsed {
         return Err(rejected(Code::EndorsementPolicyFailure));
     }
     Ok(CheckedTx {
@@ -381,5 +399,7 @@ fn range_unchanged<S: StateView>(
             }))
 }
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,155 @@
+//! Which endorsements a `_lifecycle` transaction needs, per key written:
+//! an org's approval needs a peer of that org, a committed definition needs
+//! the channel's lifecycle policy. Pure functions used by validation and by
+//! the gateway's choice of endorsing orgs.
+
+use super::definition::{parse_key, LifecycleKey};
+use crate::policy::{Policy, Principal, PrincipalRole, Signer};
+use consort_proto::TxRwSet;
+
+/// The default lifecycle policy: peers of a majority of `orgs`
+/// (`OutOf(n/2 + 1, 'Org1MSP.peer', …)`).
+pub fn majority(orgs: &[String]) -> Policy {
+    Policy::OutOf {
+        n: orgs.len() / 2 + 1,
+        rules: orgs.iter().map(|o| peer_of(o)).collect(),
+    }
+}
+
+/// How many approving orgs `policy` needs when it is a plain `OutOf` over
+/// one peer of each org (as [`majority`] is); `None` for any other shape.
+pub fn required_orgs(policy: &Policy) -> Option<usize> {
+    match policy {
+        Policy::OutOf { n, rules }
+            if rules.iter().all(|r| {
+                matches!(
+                    r,
+                    Policy::SignedBy(Principal {
+                        role: PrincipalRole::Peer,
+                        ..
+                    })
+                )
+            }) =>
+        {
+            Some(*n)
+        }
+        _ => None,
+    }
+}
+
+/// `'<msp>.peer'`.
+pub fn peer_of(msp: &str) -> Policy {
+    Policy::SignedBy(Principal {
+        msp_id: msp.to_string(),
+        role: PrincipalRole::Peer,
+    })
+}
+
+/// The policy a write of `key` in `_lifecycle` must satisfy; `None` for a
+/// key outside the lifecycle's layout, which no endorsement can allow.
+pub fn write_policy(key: &str, lifecycle: &Policy) -> Option<Policy> {
+    match parse_key(key)? {
+        LifecycleKey::Approval { msp, .. } => Some(peer_of(msp)),
+        LifecycleKey::Definition { .. } => Some(lifecycle.clone()),
+    }
+}
+
+/// Whether `signers` endorse a `_lifecycle` read-write set: every write's
+/// key policy is satisfied; a set with no writes needs the lifecycle policy.
+pub fn endorsed(rwset: &TxRwSet, lifecycle: &Policy, signers: &[Signer]) -> bool {
+    if rwset.writes.is_empty() {
+        return lifecycle.evaluate(signers);
+    }
+    rwset
+        .writes
+        .iter()
+        .all(|w| write_policy(&w.key, lifecycle).is_some_and(|p| p.evaluate(signers)))
+}
+
+/// The policy the gateway collects endorsements for when `creator_msp`
+/// calls `function` of `_lifecycle`: its own org's peer for `approve` (the
+/// only key it writes is that org's approval), the lifecycle policy otherwise.
+pub fn endorsement_plan(function: &str, creator_msp: &str, lifecycle: &Policy) -> Policy {
+    if function == "approve" {
+        peer_of(creator_msp)
+    } else {
+        lifecycle.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::SignerRole;
+    use consort_proto::KvWrite;
+
+    fn orgs(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("Org{i}MSP")).collect()
+    }
+
+    fn peers(ids: &[usize]) -> Vec<Signer> {
+        ids.iter()
+            .map(|i| Signer {
+                msp_id: format!("Org{i}MSP"),
+                role: SignerRole::Peer,
+            })
+            .collect()
+    }
+
+    fn writes(keys: &[&str]) -> TxRwSet {
+        TxRwSet {
+            namespace: super::super::NAMESPACE.into(),
+            writes: keys
+                .iter()
+                .map(|k| KvWrite {
+                    key: k.to_string(),
+                    value: b"v".to_vec(),
+                    is_delete: false,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn majority_needs_more_than_half_of_the_orgs() {
+        assert_eq!(
+            majority(&orgs(3)).to_string(),
+            "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')"
+        );
+        assert_eq!(required_orgs(&majority(&orgs(3))), Some(2));
+        assert_eq!(required_orgs(&majority(&orgs(4))), Some(3));
+        assert_eq!(required_orgs(&majority(&orgs(1))), Some(1));
+        assert!(!majority(&orgs(3)).evaluate(&peers(&[1])));
+        assert!(majority(&orgs(3)).evaluate(&peers(&[1, 3])));
+    }
+
+    #[test]
+    fn each_write_needs_its_own_policy() {
+        let lc = majority(&orgs(3));
+        let approval = writes(&["approval/notes/1/Org2MSP"]);
+        assert!(endorsed(&approval, &lc, &peers(&[2])));
+        assert!(!endorsed(&approval, &lc, &peers(&[1, 3])));
+        let definition = writes(&["definition/notes"]);
+        assert!(!endorsed(&definition, &lc, &peers(&[1])));
+        assert!(endorsed(&definition, &lc, &peers(&[1, 2])));
+        let both = writes(&["approval/notes/1/Org3MSP", "definition/notes"]);
+        assert!(!endorsed(&both, &lc, &peers(&[1, 2])));
+        assert!(endorsed(&both, &lc, &peers(&[2, 3])));
+        // A key outside the layout can never be written.
+        assert!(!endorsed(&writes(&["other"]), &lc, &peers(&[1, 2, 3])));
+        // No writes: the lifecycle policy.
+        assert!(!endorsed(&writes(&[]), &lc, &peers(&[1])));
+        assert!(endorsed(&writes(&[]), &lc, &peers(&[1, 2])));
+    }
+
+    #[test]
+    fn the_gateway_asks_only_the_own_org_for_an_approval() {
+        let lc = majority(&orgs(3));
+        assert_eq!(
+            endorsement_plan("approve", "Org2MSP", &lc),
+            peer_of("Org2MSP")
+        );
+        assert_eq!(endorsement_plan("commit", "Org2MSP", &lc), lc);
+    }
+}
