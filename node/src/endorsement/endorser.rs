@@ -75,7 +75,6 @@ pub struct Endorser {
     definitions: Definitions,
     ledger: Arc<Ledger>,
     chaincodes: ChaincodeRegistry,
-    callees: Arc<Callees>,
     identity: Arc<SigningIdentity>,
     timeout: Duration,
 }
@@ -159,15 +158,10 @@ impl Endorser {
         identity: Arc<SigningIdentity>,
         timeout: Duration,
     ) -> Self {
-        let callees = Arc::new(Callees::new(
-            rules.policies.keys().cloned(),
-            chaincodes.clone(),
-        ));
         Endorser {
             definitions: definitions.into(),
             ledger,
             chaincodes,
-            callees,
             identity,
             timeout,
         }
@@ -183,7 +177,8 @@ impl Endorser {
     /// panic or timeout) and no endorsement.
     #[tracing::instrument(skip_all, fields(tx_id))]
     pub async fn process(&self, signed: &SignedProposal) -> Result<ProposalResponse, EndorseError> {
-        let checked = check_proposal(self.definitions.current().rules(), signed)?;
+        let in_force = self.definitions.current();
+        let checked = check_proposal(in_force.rules(), signed)?;
         tracing::Span::current().record("tx_id", checked.header.tx_id.as_str());
         if self.ledger.tx(&checked.header.tx_id)?.is_some() {
             return Err(EndorseError::DuplicateTxId(checked.header.tx_id));
@@ -205,7 +200,11 @@ impl Endorser {
                 transient: checked.transient.clone(),
             },
         )
-        .with_callees(self.callees.clone());
+        // Callable: the chaincodes defined now and installed here.
+        .with_callees(Arc::new(Callees::new(
+            in_force.rules().policies.keys().cloned(),
+            self.chaincodes.clone(),
+        )));
         let (sim, result) = match chaincode_host::execute(cc, sim, self.timeout).await {
             Ok(done) => done,
             Err(e) => {
