@@ -2,7 +2,7 @@
 //! runs, one mutual-TLS listener for all its services, and orderly shutdown.
 
 use crate::block;
-use crate::chaincode_host::ChaincodeRegistry;
+use crate::chaincode_host::{ChaincodeHost, ChaincodeRegistry, ExternalConnector};
 use crate::config::{NodeConfig, NodeRole};
 use crate::endorsement::Endorser;
 use crate::gateway::{GatewayParts, GatewayService};
@@ -96,6 +96,7 @@ pub fn load_genesis(path: &Path) -> Result<(Block, ChannelConfig), NodeError> {
 /// The validation rules of a channel config.
 pub fn channel_rules(config: &ChannelConfig, msp: Arc<Msp>) -> Result<ChannelRules, NodeError> {
     let mut policies = HashMap::new();
+    let mut definitions = HashMap::new();
     for cc in &config.chaincodes {
         let p: Policy =
             cc.endorsement_policy
@@ -105,11 +106,13 @@ pub fn channel_rules(config: &ChannelConfig, msp: Arc<Msp>) -> Result<ChannelRul
                     reason: e.to_string(),
                 })?;
         policies.insert(cc.name.clone(), Arc::new(p));
+        definitions.insert(cc.name.clone(), cc.clone());
     }
     Ok(ChannelRules {
         channel_id: config.channel_id.clone(),
         msp,
         policies,
+        definitions,
     })
 }
 
@@ -180,7 +183,10 @@ pub async fn run(
         let endorser = Arc::new(Endorser::new(
             rules,
             ledger.clone(),
-            ChaincodeRegistry::builtin(),
+            ChaincodeHost::new(
+                ChaincodeRegistry::builtin(),
+                Arc::new(ExternalConnector::new(&signer)),
+            ),
             signer.clone(),
             Duration::from_millis(cfg.chaincode_timeout_ms),
         ));

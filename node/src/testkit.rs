@@ -80,14 +80,17 @@ impl Consortium {
 
     pub fn rules(&self) -> ChannelRules {
         let mut policies = HashMap::new();
+        let mut definitions = HashMap::new();
         for cc in &self.config.chaincodes {
             let p: Policy = cc.endorsement_policy.parse().unwrap();
             policies.insert(cc.name.clone(), Arc::new(p));
+            definitions.insert(cc.name.clone(), cc.clone());
         }
         ChannelRules {
             channel_id: self.config.channel_id.clone(),
             msp: self.msp.clone(),
             policies,
+            definitions,
         }
     }
 }

@@ -1,13 +1,13 @@
 //! The endorser: checks a signed proposal, simulates it, signs the result.
 
 use super::simulator::{SimulationInput, Simulator};
-use crate::chaincode_host::{self, ChaincodeRegistry};
+use crate::chaincode_host::{ChaincodeHost, HostError};
 use crate::identity::{now_unix, MspError, SigningIdentity};
 use crate::ledger::{Ledger, LedgerError};
 use crate::validation::{self, ChannelRules};
 use chaincode_sdk::{ChaincodeError, Creator};
 use consort_proto::{
-    ChaincodeInput, Endorsement, Proposal, ProposalHeader, ProposalResponse,
+    ChaincodeDefinition, ChaincodeInput, Endorsement, Proposal, ProposalHeader, ProposalResponse,
     ProposalResponsePayload, Response, SignedProposal,
 };
 use prost::Message;
@@ -68,7 +68,7 @@ pub struct CheckedProposal {
 pub struct Endorser {
     rules: ChannelRules,
     ledger: Arc<Ledger>,
-    chaincodes: ChaincodeRegistry,
+    chaincodes: ChaincodeHost,
     identity: Arc<SigningIdentity>,
     timeout: Duration,
 }
@@ -146,14 +146,14 @@ impl Endorser {
     pub fn new(
         rules: ChannelRules,
         ledger: Arc<Ledger>,
-        chaincodes: ChaincodeRegistry,
+        chaincodes: impl Into<ChaincodeHost>,
         identity: Arc<SigningIdentity>,
         timeout: Duration,
     ) -> Self {
         Endorser {
             rules,
             ledger,
-            chaincodes,
+            chaincodes: chaincodes.into(),
             identity,
             timeout,
         }
@@ -162,6 +162,19 @@ impl Endorser {
     /// The channel rules this endorser checks against.
     pub fn rules(&self) -> &ChannelRules {
         &self.rules
+    }
+
+    /// The definition of chaincode `name`: from the channel config; a name
+    /// with a policy but no definition runs in process.
+    fn definition(&self, name: &str) -> ChaincodeDefinition {
+        self.rules
+            .definitions
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| ChaincodeDefinition {
+                name: name.to_owned(),
+                ..Default::default()
+            })
     }
 
     /// Checks, simulates and (if the chaincode succeeded) endorses a proposal.
@@ -174,10 +187,17 @@ impl Endorser {
         if self.ledger.tx(&checked.header.tx_id)?.is_some() {
             return Err(EndorseError::DuplicateTxId(checked.header.tx_id));
         }
-        let cc = self
+        let runtime = match self
             .chaincodes
-            .get(&checked.header.chaincode)
-            .ok_or_else(|| EndorseError::UnknownChaincode(checked.header.chaincode.clone()))?;
+            .runtime_for(&self.definition(&checked.header.chaincode))
+        {
+            Ok(runtime) => runtime,
+            Err(HostError::NotInstalled(name)) => return Err(EndorseError::UnknownChaincode(name)),
+            Err(e) => {
+                tracing::warn!(error = %e, "chaincode unavailable");
+                return Ok(failure(500, e.to_string()));
+            }
+        };
         let sim = Simulator::new(
             self.ledger.clone(),
             SimulationInput {
@@ -191,7 +211,7 @@ impl Endorser {
                 transient: checked.transient.clone(),
             },
         );
-        let (sim, result) = match chaincode_host::execute(cc, sim, self.timeout).await {
+        let (sim, result) = match runtime.execute(sim, self.timeout).await {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(error = %e, "chaincode failed");
@@ -242,6 +262,7 @@ impl Endorser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chaincode_host::ChaincodeRegistry;
     use crate::identity::ca::{CertAuthority, IssueRequest, KeyKind};
     use crate::identity::Role;
     use crate::ledger::BlockUpdate;

@@ -33,6 +33,8 @@ pub struct ChannelRules {
     pub msp: Arc<Msp>,
     /// Endorsement policy per chaincode name.
     pub policies: HashMap<String, Arc<Policy>>,
+    /// The chaincode definitions by name (where each chaincode runs).
+    pub definitions: HashMap<String, consort_proto::ChaincodeDefinition>,
 }
 
 /// Read access to committed state that validation needs.
