@@ -135,6 +135,16 @@ async fn an_external_chaincode_fails_cleanly_when_killed_and_serves_again_when_b
     let failed: Vec<&(String, Result<bool, String>)> =
         outcomes.iter().filter(|(_, r)| r.is_err()).collect();
     assert!(!failed.is_empty(), "invocations after the kill fail");
+    assert!(
+        outcomes.iter().any(|(_, r)| matches!(r, Ok(true))),
+        "invocations before the kill commit"
+    );
+    eprintln!(
+        "{} of {} invocations under load failed after the kill, e.g. {:?}",
+        failed.len(),
+        outcomes.len(),
+        failed[0].1
+    );
 
     // Down: a clear error naming the chaincode and its address.
     let err = clients[1]
