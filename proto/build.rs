@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "consort/transaction.proto",
         "consort/config.proto",
         "consort/services.proto",
+        "consort/chaincode.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

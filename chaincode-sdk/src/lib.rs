@@ -10,6 +10,8 @@
 //! shares. [`Router`] dispatches to functions with typed arguments and
 //! results. [`MockStub`] runs a chaincode in memory for unit tests, and
 //! [`samples`] holds complete examples; `README.md` is the author's guide.
+//! With the `server` feature, `serve` runs a chaincode as an external
+//! service that peers dial over mutual TLS.
 //!
 //! ```
 //! use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub, MockStub};
@@ -55,7 +57,11 @@ pub mod mock;
 pub mod query;
 pub mod router;
 pub mod samples;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod stub;
+#[cfg(feature = "server")]
+pub mod wire;
 
 pub use error::ChaincodeError;
 pub use mock::{MockEvent, MockStub};
@@ -63,6 +69,8 @@ pub use query::{
     create_composite_key, split_composite_key, KeyModification, KeyValue, QueryMetadata,
 };
 pub use router::Router;
+#[cfg(feature = "server")]
+pub use server::{serve, serve_blocking, serve_on, serve_with_shutdown, ServeConfig, ServeError};
 pub use stub::{ChaincodeStub, Creator};
 
 /// The examples of `README.md`, compiled and run as doctests.

@@ -259,6 +259,50 @@ impl Query {
         &self.end
     }
 
+    /// For a paginated query, the page size and the key the page starts at
+    /// (the decoded bookmark; `None` for the first page).
+    pub fn page(&self) -> Option<(u32, Option<&str>)> {
+        self.page
+            .as_ref()
+            .map(|page| (page.size, page.from.as_deref()))
+    }
+
+    /// Rebuilds a query from its parts ([`start`](Self::start),
+    /// [`end`](Self::end), [`page`](Self::page)), as a query travels between
+    /// an external chaincode and its peer. Refuses parts no query could
+    /// have: a bound with 0x00, an empty start, a page of size 0, or a page
+    /// start outside the range.
+    pub fn from_parts(
+        start: &str,
+        end: &str,
+        page: Option<(u32, Option<&str>)>,
+    ) -> Result<Self, ChaincodeError> {
+        if start.is_empty() {
+            return Err(ChaincodeError::State(
+                "invalid query: the start key must not be empty".to_owned(),
+            ));
+        }
+        for bound in [start, end] {
+            if bound.contains('\0') {
+                return Err(ChaincodeError::State(format!(
+                    "invalid query bound {bound:?}: a key must not contain the byte 0x00"
+                )));
+            }
+        }
+        let query = Self {
+            start: start.to_owned(),
+            end: end.to_owned(),
+            page: None,
+        };
+        match page {
+            None => Ok(query),
+            Some((size, from)) => {
+                let bookmark = from.map(bookmark::encode).unwrap_or_default();
+                query.paginated(size, &bookmark)
+            }
+        }
+    }
+
     /// Runs the query over `source`.
     pub fn run<S: SortedSource + ?Sized>(
         &self,

@@ -9,18 +9,22 @@
 //! <out>/orgs/<MSP>/ca/ca.crt, ca.key
 //! <out>/orgs/<MSP>/nodes/<node>/cert.pem, key.pem, node.toml
 //! <out>/orgs/<MSP>/users/<user>/cert.pem, key.pem, client.toml
+//! <out>/orgs/<MSP>/chaincodes/<name>/tls.crt, tls.key, ca.crt, client-cas.crt
+//!                                         (external chaincodes with `org = "<MSP>"`)
 //! ```
 
 use crate::block;
 use crate::config::network::{NetworkSpec, NodeSpec};
 use crate::config::node::{LogFormat, NodeConfig, NodeRole};
 use crate::config::ClientProfile;
-use crate::identity::ca::{CaError, CertAuthority, IssueRequest, IssuedCert};
+use crate::identity::ca::{CaError, CertAuthority, IssueRequest, IssuedCert, KeyKind};
 use crate::identity::Role;
 use consort_proto::{
-    BatchConfig, ChaincodeDefinition, ChannelConfig, OrdererNode, OrgConfig, PeerNode,
+    BatchConfig, ChaincodeDefinition, ChannelConfig, ExternalChaincode, OrdererNode, OrgConfig,
+    PeerNode,
 };
 use prost::Message;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Why generation failed.
@@ -40,6 +44,30 @@ pub enum CryptoGenError {
     /// Serialising a config failed.
     #[error("cannot serialise {0}")]
     Serialize(String),
+    /// Reading an input file (a CA, a TLS root) failed.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An input is not what it should be.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The files of an external chaincode server's TLS identity.
+#[derive(Debug, Clone)]
+pub struct ChaincodeCertFiles {
+    /// The server certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8 PEM).
+    pub key: PathBuf,
+    /// The issuing CA's certificate: the definition's TLS root.
+    pub ca: PathBuf,
+    /// Every org's CA certificate: the server's client CAs.
+    pub client_cas: PathBuf,
 }
 
 /// A generated node.
@@ -124,8 +152,148 @@ fn listen_of(n: &NodeSpec) -> String {
     })
 }
 
-/// The channel config a spec describes, given each org's CA certificate.
-pub fn channel_config(spec: &NetworkSpec, ca_certs: &[(String, Vec<u8>)]) -> ChannelConfig {
+fn read_text(path: &Path) -> Result<String, CryptoGenError> {
+    std::fs::read_to_string(path).map_err(|source| CryptoGenError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The TLS server names of a chaincode server at `address`.
+fn chaincode_hosts(address: &str) -> Result<Vec<String>, CryptoGenError> {
+    let host =
+        crate::transport::host_of(address).map_err(|e| CryptoGenError::Invalid(e.to_string()))?;
+    let mut hosts = vec![
+        host.to_owned(),
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
+    hosts.dedup();
+    Ok(hosts)
+}
+
+/// Issues a chaincode server certificate from `ca` for `hosts` into `out`
+/// (`tls.crt`, `tls.key`, `ca.crt`, and `client-cas.crt` from `client_cas`).
+fn write_chaincode_cert(
+    ca: &CertAuthority,
+    hosts: &[String],
+    kind: KeyKind,
+    client_cas: &str,
+    out: &Path,
+) -> Result<ChaincodeCertFiles, CryptoGenError> {
+    let issued = ca.issue_chaincode_server(hosts, kind)?;
+    let files = ChaincodeCertFiles {
+        cert: out.join("tls.crt"),
+        key: out.join("tls.key"),
+        ca: out.join("ca.crt"),
+        client_cas: out.join("client-cas.crt"),
+    };
+    write(&files.cert, issued.cert_pem.as_bytes())?;
+    write(&files.key, issued.key_pem.as_bytes())?;
+    write(&files.ca, ca.cert().cert_pem.as_bytes())?;
+    write(&files.client_cas, client_cas.as_bytes())?;
+    Ok(files)
+}
+
+/// `consort crypto chaincode-cert`: issues a TLS server certificate for an
+/// external chaincode server reachable as `host` from the CA of a generated
+/// org (`<org_dir>/ca/ca.crt` and `ca.key`, the org's MSP ID being the
+/// directory's name), into `out`. `client-cas.crt` holds the CA of every org
+/// next to `org_dir`, the peers that may connect.
+pub fn chaincode_cert(
+    org_dir: &Path,
+    host: &str,
+    out: &Path,
+) -> Result<ChaincodeCertFiles, CryptoGenError> {
+    let msp_id = org_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| {
+            CryptoGenError::Invalid(format!("{} is not an org directory", org_dir.display()))
+        })?;
+    let cert_pem = read_text(&org_dir.join("ca").join("ca.crt"))?;
+    let key_pem = read_text(&org_dir.join("ca").join("ca.key"))?;
+    let ca = CertAuthority::load(msp_id, &cert_pem, &key_pem)?;
+    let mut client_cas = String::new();
+    let orgs = org_dir.parent().unwrap_or(org_dir);
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(orgs)
+        .map_err(|source| CryptoGenError::Read {
+            path: orgs.display().to_string(),
+            source,
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("ca").join("ca.crt")))
+        .filter(|path| path.is_file())
+        .collect();
+    entries.sort();
+    for path in entries {
+        client_cas.push_str(&read_text(&path)?);
+    }
+    let kind = KeyKind::default();
+    let mut hosts = vec![
+        host.to_owned(),
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
+    hosts.dedup();
+    write_chaincode_cert(&ca, &hosts, kind, &client_cas, out)
+}
+
+/// The external service of every chaincode of `spec` that has one: a PEM
+/// root as given (inline or read from its path), or a server certificate
+/// issued now from the named org's CA.
+fn external_chaincodes(
+    spec: &NetworkSpec,
+    cas: &[CertAuthority],
+    out: &Path,
+) -> Result<HashMap<String, ExternalChaincode>, CryptoGenError> {
+    let client_cas: String = cas.iter().map(|ca| ca.cert().cert_pem.clone()).collect();
+    let mut externals = HashMap::new();
+    for cc in &spec.chaincodes {
+        let Some(external) = &cc.external else {
+            continue;
+        };
+        let tls_root_pem = match (&external.tls_root, &external.org) {
+            (Some(root), _) if root.contains("-----BEGIN") => root.clone(),
+            (Some(path), _) => read_text(Path::new(path))?,
+            (None, Some(org)) => {
+                let (org_spec, ca) = spec
+                    .orgs
+                    .iter()
+                    .zip(cas)
+                    .find(|(o, _)| &o.msp_id == org)
+                    .ok_or_else(|| {
+                        CryptoGenError::Invalid(format!("{}: unknown org '{org}'", cc.name))
+                    })?;
+                let dir = out.join("orgs").join(org).join("chaincodes").join(&cc.name);
+                let hosts = chaincode_hosts(&external.address)?;
+                write_chaincode_cert(ca, &hosts, org_spec.key, &client_cas, &dir)?;
+                ca.cert().cert_pem.clone()
+            }
+            (None, None) => {
+                return Err(CryptoGenError::Invalid(format!(
+                    "{}: an external chaincode needs tls_root or org",
+                    cc.name
+                )))
+            }
+        };
+        externals.insert(
+            cc.name.clone(),
+            ExternalChaincode {
+                address: external.address.clone(),
+                tls_root_pem,
+            },
+        );
+    }
+    Ok(externals)
+}
+
+/// The channel config a spec describes, given each org's CA certificate
+/// and the external service of each external chaincode.
+pub fn channel_config(
+    spec: &NetworkSpec,
+    ca_certs: &[(String, Vec<u8>)],
+    externals: &HashMap<String, ExternalChaincode>,
+) -> ChannelConfig {
     let mut next_id = 1u64;
     let mut orderers = Vec::new();
     let mut peers = Vec::new();
@@ -177,7 +345,7 @@ pub fn channel_config(spec: &NetworkSpec, ca_certs: &[(String, Vec<u8>)]) -> Cha
                 version: c.version.clone(),
                 endorsement_policy: c.policy.clone(),
                 sequence: 1,
-                external: None,
+                external: externals.get(&c.name).cloned(),
             })
             .collect(),
     }
@@ -197,7 +365,8 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         .iter()
         .map(|c| (c.msp_id().to_string(), c.cert().cert_der.clone()))
         .collect();
-    let config = channel_config(spec, &ca_ders);
+    let externals = external_chaincodes(spec, &cas, out)?;
+    let config = channel_config(spec, &ca_ders, &externals);
     let genesis_path = out.join("genesis.block");
     write(&genesis_path, &block::genesis(&config).encode_to_vec())?;
     write(&out.join("network.toml"), toml_text(spec)?.as_bytes())?;
@@ -353,6 +522,47 @@ mod tests {
     fn assert_private(path: &Path) {
         let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", path.display());
+    }
+
+    #[test]
+    fn external_chaincodes_get_a_server_certificate_no_member_identity() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("net");
+        let mut spec = NetworkSpec::three_orgs(17150);
+        spec.chaincodes[1].external = Some(crate::config::network::ExternalSpec {
+            address: "cc1.org1:17199".into(),
+            tls_root: None,
+            org: Some("Org2MSP".into()),
+        });
+        generate(&spec, &out).unwrap();
+        let (_, config) = load_genesis(&out.join("genesis.block")).unwrap();
+        let external = config.chaincodes[1].external.clone().unwrap();
+        assert_eq!(external.address, "cc1.org1:17199");
+        let org2_ca = std::fs::read_to_string(out.join("orgs/Org2MSP/ca/ca.crt")).unwrap();
+        assert_eq!(external.tls_root_pem, org2_ca);
+        assert!(config.chaincodes[0].external.is_none());
+
+        let dir = out.join("orgs/Org2MSP/chaincodes/asset-transfer");
+        assert_private(&dir.join("tls.key"));
+        let client_cas = std::fs::read_to_string(dir.join("client-cas.crt")).unwrap();
+        assert_eq!(cert::pem_to_ders(client_cas.as_bytes()).unwrap().len(), 3);
+        let server = cert::pem_to_ders(&std::fs::read(dir.join("tls.crt")).unwrap()).unwrap();
+        let msp = Msp::from_config(&config);
+        assert!(
+            msp.identify_cert(&server[0]).is_err(),
+            "not a member identity"
+        );
+
+        // The same from the command's function, for a chaincode added later.
+        let later = tmp.path().join("cc2");
+        let files = chaincode_cert(&out.join("orgs/Org1MSP"), "cc2.org1", &later).unwrap();
+        assert_eq!(files.cert, later.join("tls.crt"));
+        let org1_ca = std::fs::read_to_string(out.join("orgs/Org1MSP/ca/ca.crt")).unwrap();
+        assert_eq!(std::fs::read_to_string(&files.ca).unwrap(), org1_ca);
+        let client_cas = std::fs::read_to_string(&files.client_cas).unwrap();
+        assert_eq!(cert::pem_to_ders(client_cas.as_bytes()).unwrap().len(), 3);
+        let err = chaincode_cert(&tmp.path().join("nowhere"), "h", &later).unwrap_err();
+        assert!(err.to_string().contains("ca.crt"), "{err}");
     }
 
     #[test]

@@ -82,9 +82,18 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Chaincode lifecycle: approve and commit definitions, list and show them.
+    /// Chaincode lifecycle (approve, commit, list, show) and serving a
+    /// sample as an external chaincode service.
     #[command(subcommand)]
-    Chaincode(LifecycleCmd),
+    Chaincode(ChaincodeCmd),
+}
+
+#[derive(Subcommand)]
+enum ChaincodeCmd {
+    /// Serve a sample chaincode as an external chaincode service (mutual TLS).
+    Serve(ServeArgs),
+    #[command(flatten)]
+    Lifecycle(LifecycleCmd),
 }
 
 #[derive(Subcommand)]
@@ -247,6 +256,39 @@ async fn run_lifecycle(cmd: LifecycleCmd) -> Result<std::process::ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The samples `consort chaincode serve` can run.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Sample {
+    Token,
+    AssetTransfer,
+    SupplyChain,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The sample chaincode to serve.
+    #[arg(long)]
+    sample: Sample,
+    /// Address to listen on (host:port).
+    #[arg(long, env = "CHAINCODE_LISTEN")]
+    listen: String,
+    /// The server's TLS certificate (PEM); see `consort crypto chaincode-cert`.
+    #[arg(long, env = "CHAINCODE_TLS_CERT")]
+    cert: PathBuf,
+    /// The server's TLS private key (PKCS#8 PEM).
+    #[arg(long, env = "CHAINCODE_TLS_KEY")]
+    key: PathBuf,
+    /// CA certificates of the orgs whose peers may connect (PEM; repeat or
+    /// give a file holding several).
+    #[arg(
+        long = "client-ca",
+        env = "CHAINCODE_CLIENT_CA_CERTS",
+        value_delimiter = ':',
+        required = true
+    )]
+    client_cas: Vec<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum CryptoCmd {
     /// Generate CAs, certificates, keys, node configs, client profiles and the genesis block.
@@ -261,6 +303,20 @@ enum CryptoCmd {
         /// (for one-shot init containers that run on every start).
         #[arg(long)]
         keep_existing: bool,
+    },
+    /// Issue a TLS server certificate for an external chaincode server from
+    /// a generated org's CA: writes tls.crt, tls.key, ca.crt (the TLS root
+    /// for the chaincode definition) and client-cas.crt (every org's CA).
+    ChaincodeCert {
+        /// The org's directory in `crypto generate` output, e.g. `crypto/orgs/Org1MSP`.
+        #[arg(long)]
+        org_dir: PathBuf,
+        /// The host name peers dial (the host of the definition's address).
+        #[arg(long)]
+        host: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Print the three-org network description used by the demo.
     SampleSpec {
@@ -381,6 +437,31 @@ async fn connect(conn: &Conn) -> Result<Client> {
     Ok(Client::connect(&profile).await?)
 }
 
+/// `consort chaincode serve`: one sample chaincode as an external service,
+/// until SIGINT or SIGTERM.
+async fn serve_sample(args: ServeArgs) -> Result<()> {
+    use chaincode_sdk::samples::{
+        asset_transfer::AssetTransfer, supply_chain::SupplyChain, token::Token,
+    };
+    let config = chaincode_sdk::ServeConfig::from_files(
+        &args.listen,
+        &args.cert,
+        &args.key,
+        &args.client_cas,
+    )?;
+    let stop = shutdown_signal();
+    match args.sample {
+        Sample::Token => chaincode_sdk::serve_with_shutdown(Token, config, stop).await?,
+        Sample::AssetTransfer => {
+            chaincode_sdk::serve_with_shutdown(AssetTransfer, config, stop).await?
+        }
+        Sample::SupplyChain => {
+            chaincode_sdk::serve_with_shutdown(SupplyChain, config, stop).await?
+        }
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -423,7 +504,7 @@ async fn shutdown_signal() {
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     use std::process::ExitCode;
     match cli.command {
-        Command::Chaincode(cmd) => run_lifecycle(cmd).await,
+        Command::Chaincode(ChaincodeCmd::Lifecycle(cmd)) => run_lifecycle(cmd).await,
         Command::Node(NodeCmd::Health { config }) => {
             init_logging("error", false);
             let cfg = NodeConfig::load(&config)?;
@@ -474,6 +555,19 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     u.profile.display()
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crypto(CryptoCmd::ChaincodeCert { org_dir, host, out }) => {
+            let files = consort::cryptogen::chaincode_cert(&org_dir, &host, &out)?;
+            println!("certificate:    {}", files.cert.display());
+            println!("key:            {}", files.key.display());
+            println!("TLS root:       {}", files.ca.display());
+            println!("client CAs:     {}", files.client_cas.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chaincode(ChaincodeCmd::Serve(args)) => {
+            init_logging("info", false);
+            serve_sample(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Crypto(CryptoCmd::SampleSpec { base_port }) => {

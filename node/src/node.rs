@@ -2,7 +2,7 @@
 //! runs, one mutual-TLS listener for all its services, and orderly shutdown.
 
 use crate::block;
-use crate::chaincode_host::ChaincodeRegistry;
+use crate::chaincode_host::{ChaincodeHost, ChaincodeRegistry, ExternalConnector};
 use crate::config::{NodeConfig, NodeRole};
 use crate::endorsement::Endorser;
 use crate::gateway::{GatewayParts, GatewayService};
@@ -199,7 +199,7 @@ pub async fn run(
         let endorser = Arc::new(Endorser::new(
             definitions,
             ledger.clone(),
-            chaincodes,
+            ChaincodeHost::new(chaincodes, Arc::new(ExternalConnector::new(&signer))),
             signer.clone(),
             Duration::from_millis(cfg.chaincode_timeout_ms),
         ));

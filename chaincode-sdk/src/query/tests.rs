@@ -78,3 +78,42 @@ fn validates_keys() {
     // The separator is reserved in composite keys only.
     assert!(validate_key("a\u{1f}b").is_ok());
 }
+
+#[test]
+fn a_query_rebuilt_from_its_parts_is_the_same_query() {
+    let queries = [
+        Query::range("", "").unwrap(),
+        Query::range("b", "d").unwrap().paginated(2, "").unwrap(),
+        Query::range("b", "").unwrap().paginated(2, "6231").unwrap(),
+        Query::partial_composite("asset", &["red"]).unwrap(),
+    ];
+    for query in queries {
+        let rebuilt = Query::from_parts(query.start(), query.end(), query.page()).unwrap();
+        assert_eq!(rebuilt, query);
+    }
+}
+
+#[test]
+fn refuses_parts_no_query_has() {
+    for (start, end, page, expect) in [
+        ("", "", None, "start key must not be empty"),
+        ("a\0", "", None, "0x00"),
+        ("a", "b\0", None, "0x00"),
+        ("a", "", Some((0, None)), "invalid page size 0"),
+        (
+            "b",
+            "c",
+            Some((1, Some("a"))),
+            "not inside the queried range",
+        ),
+        (
+            "b",
+            "c",
+            Some((1, Some("c"))),
+            "not inside the queried range",
+        ),
+    ] {
+        let err = Query::from_parts(start, end, page).unwrap_err();
+        assert!(err.to_string().contains(expect), "{err}");
+    }
+}

@@ -107,6 +107,27 @@ pub struct ChaincodeSpec {
     pub version: String,
     /// Endorsement policy, Fabric syntax.
     pub policy: String,
+    /// Where the chaincode runs as an external service; absent: in process
+    /// on every peer, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalSpec>,
+}
+
+/// A chaincode served by an external chaincode server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalSpec {
+    /// `host:port` of the chaincode server; the host is its TLS server name.
+    pub address: String,
+    /// The CA certificate(s) the server's TLS certificate chains to: PEM
+    /// text, or the path of a PEM file. Give this or `org`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_root: Option<String>,
+    /// Issue the server's certificate from this org's CA at generation
+    /// (`orgs/<org>/chaincodes/<name>/`); that CA is then the root. Give
+    /// this or `tls_root`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
 }
 
 impl NetworkSpec {
@@ -209,6 +230,30 @@ impl NetworkSpec {
                     ));
                 }
             }
+            if let Some(external) = &cc.external {
+                if crate::transport::host_of(&external.address).is_err() {
+                    return Err(inv(
+                        "chaincodes.external.address",
+                        format!("{}: '{}' is not host:port", cc.name, external.address),
+                    ));
+                }
+                match (&external.tls_root, &external.org) {
+                    (Some(_), None) => {}
+                    (None, Some(org)) if ids.contains(org) => {}
+                    (None, Some(org)) => {
+                        return Err(inv(
+                            "chaincodes.external.org",
+                            format!("{}: unknown org '{org}'", cc.name),
+                        ))
+                    }
+                    _ => {
+                        return Err(inv(
+                            "chaincodes.external",
+                            format!("{}: give exactly one of tls_root and org", cc.name),
+                        ))
+                    }
+                }
+            }
         }
         Ok(self)
     }
@@ -253,6 +298,7 @@ impl NetworkSpec {
                     name: name.into(),
                     version: "1.0".into(),
                     policy: "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')".into(),
+                    external: None,
                 })
                 .collect(),
         }
@@ -297,5 +343,32 @@ mod tests {
         let mut s = NetworkSpec::three_orgs(7050);
         s.chaincodes[0].policy = "AND(".into();
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn external_chaincodes_need_an_address_and_one_root() {
+        let with = |address: &str, tls_root: Option<&str>, org: Option<&str>| {
+            let mut s = NetworkSpec::three_orgs(7050);
+            s.chaincodes[1].external = Some(ExternalSpec {
+                address: address.into(),
+                tls_root: tls_root.map(Into::into),
+                org: org.map(Into::into),
+            });
+            s.validate()
+        };
+        let spec = with("cc.org1:9999", None, Some("Org1MSP")).unwrap();
+        let text = toml::to_string(&spec).unwrap();
+        assert!(text.contains("[chaincodes.external]"), "{text}");
+        assert_eq!(toml::from_str::<NetworkSpec>(&text).unwrap(), spec);
+        with("cc.org1:9999", Some("ca.pem"), None).unwrap();
+        for (address, root, org, expect) in [
+            ("cc.org1", None, Some("Org1MSP"), "external.address"),
+            ("cc.org1:1", None, Some("Org9MSP"), "Org9MSP"),
+            ("cc.org1:1", None, None, "exactly one"),
+            ("cc.org1:1", Some("ca.pem"), Some("Org1MSP"), "exactly one"),
+        ] {
+            let err = with(address, root, org).unwrap_err().to_string();
+            assert!(err.contains(expect), "{err}");
+        }
     }
 }

@@ -2,14 +2,14 @@
 
 use super::callees::Callees;
 use super::simulator::{SimulationInput, Simulator};
-use crate::chaincode_host::{self, ChaincodeRegistry};
+use crate::chaincode_host::{ChaincodeHost, HostError};
 use crate::identity::{now_unix, MspError, SigningIdentity};
 use crate::ledger::{Ledger, LedgerError};
 use crate::lifecycle::{DefinitionSet, Definitions};
 use crate::validation::{self, ChannelRules};
 use chaincode_sdk::{ChaincodeError, Creator};
 use consort_proto::{
-    ChaincodeInput, Endorsement, Proposal, ProposalHeader, ProposalResponse,
+    ChaincodeDefinition, ChaincodeInput, Endorsement, Proposal, ProposalHeader, ProposalResponse,
     ProposalResponsePayload, Response, SignedProposal,
 };
 use prost::Message;
@@ -74,7 +74,7 @@ pub struct CheckedProposal {
 pub struct Endorser {
     definitions: Definitions,
     ledger: Arc<Ledger>,
-    chaincodes: ChaincodeRegistry,
+    chaincodes: ChaincodeHost,
     identity: Arc<SigningIdentity>,
     timeout: Duration,
 }
@@ -154,14 +154,14 @@ impl Endorser {
     pub fn new(
         definitions: impl Into<Definitions>,
         ledger: Arc<Ledger>,
-        chaincodes: ChaincodeRegistry,
+        chaincodes: impl Into<ChaincodeHost>,
         identity: Arc<SigningIdentity>,
         timeout: Duration,
     ) -> Self {
         Endorser {
             definitions: definitions.into(),
             ledger,
-            chaincodes,
+            chaincodes: chaincodes.into(),
             identity,
             timeout,
         }
@@ -170,6 +170,19 @@ impl Endorser {
     /// The chaincode definitions in force now, with their rules.
     pub fn definitions(&self) -> Arc<DefinitionSet> {
         self.definitions.current()
+    }
+
+    /// The definition of chaincode `name` in `in_force`; a name with a
+    /// policy but no definition (the `_lifecycle` system chaincode) runs in
+    /// process.
+    fn definition(in_force: &DefinitionSet, name: &str) -> ChaincodeDefinition {
+        in_force
+            .definition(name)
+            .cloned()
+            .unwrap_or_else(|| ChaincodeDefinition {
+                name: name.to_owned(),
+                ..Default::default()
+            })
     }
 
     /// Checks, simulates and (if the chaincode succeeded) endorses a proposal.
@@ -183,10 +196,17 @@ impl Endorser {
         if self.ledger.tx(&checked.header.tx_id)?.is_some() {
             return Err(EndorseError::DuplicateTxId(checked.header.tx_id));
         }
-        let cc = self
+        let runtime = match self
             .chaincodes
-            .get(&checked.header.chaincode)
-            .ok_or_else(|| EndorseError::UnknownChaincode(checked.header.chaincode.clone()))?;
+            .runtime_for(&Self::definition(&in_force, &checked.header.chaincode))
+        {
+            Ok(runtime) => runtime,
+            Err(HostError::NotInstalled(name)) => return Err(EndorseError::UnknownChaincode(name)),
+            Err(e) => {
+                tracing::warn!(error = %e, "chaincode unavailable");
+                return Ok(failure(500, e.to_string()));
+            }
+        };
         let sim = Simulator::new(
             self.ledger.clone(),
             SimulationInput {
@@ -200,12 +220,12 @@ impl Endorser {
                 transient: checked.transient.clone(),
             },
         )
-        // Callable: the chaincodes defined now and installed here.
+        // Callable: the chaincodes defined now and installed here in process.
         .with_callees(Arc::new(Callees::new(
             in_force.rules().policies.keys().cloned(),
-            self.chaincodes.clone(),
+            self.chaincodes.registry().clone(),
         )));
-        let (sim, result) = match chaincode_host::execute(cc, sim, self.timeout).await {
+        let (sim, result) = match runtime.execute(sim, self.timeout).await {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(error = %e, "chaincode failed");
@@ -256,6 +276,7 @@ impl Endorser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chaincode_host::ChaincodeRegistry;
     use crate::identity::ca::{CertAuthority, IssueRequest, KeyKind};
     use crate::identity::Role;
     use crate::ledger::BlockUpdate;

@@ -171,6 +171,42 @@ impl CertAuthority {
         &self.msp_id
     }
 
+    /// Issues a TLS server certificate for an external chaincode server
+    /// reachable as `hosts` (the first is the CN). It carries the OU
+    /// `chaincode`, which is no member role, so the MSP never accepts it as a
+    /// member identity, and only the server-authentication usage.
+    pub fn issue_chaincode_server(
+        &self,
+        hosts: &[String],
+        kind: KeyKind,
+    ) -> Result<IssuedCert, CaError> {
+        let key = kind.generate()?;
+        let mut params = CertificateParams::new(hosts.to_vec())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CommonName,
+            hosts.first().cloned().unwrap_or_default(),
+        );
+        dn.push(DnType::OrganizationName, self.msp_id.clone());
+        dn.push(DnType::OrganizationalUnitName, "chaincode");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::from_secs(3600);
+        params.not_after = now + Duration::from_secs(10 * 365 * 24 * 3600);
+        params.serial_number = Some(random_serial());
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(IssuedCert {
+            cert_der: cert.der().to_vec(),
+            cert_pem: cert.pem(),
+            key_der: key.serialize_der(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
     /// Issues a member certificate with a fresh key.
     pub fn issue(&self, req: &IssueRequest) -> Result<IssuedCert, CaError> {
         let key = req.kind.generate()?;
