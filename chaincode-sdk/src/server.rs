@@ -91,6 +91,10 @@ pub enum ServeError {
 /// How long a peer's TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Largest message either side accepts (query results can be large); the
+/// peer uses the same limit.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Serves `chaincode` on `config.listen` until the process ends.
 pub async fn serve(chaincode: impl Chaincode, config: ServeConfig) -> Result<(), ServeError> {
     serve_with_shutdown(chaincode, config, std::future::pending()).await
@@ -136,7 +140,11 @@ pub async fn serve_on(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
         .tls_config(tls)?
-        .add_service(ChaincodeServiceServer::new(service))
+        .add_service(
+            ChaincodeServiceServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

@@ -209,4 +209,47 @@ mod tests {
         assert!(err.to_string().contains("client_ca_pem"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// The only test of this crate that touches these variables.
+    #[test]
+    fn reads_the_environment_and_names_a_missing_variable() {
+        let dir = std::env::temp_dir().join(format!("cc-serve-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = cert_pem();
+        let (ca1, _) = cert_pem();
+        let (ca2, _) = cert_pem();
+        for (name, pem) in [
+            ("tls.crt", &cert),
+            ("tls.key", &key),
+            ("a.crt", &ca1),
+            ("b.crt", &ca2),
+        ] {
+            std::fs::write(dir.join(name), pem).unwrap();
+        }
+        std::env::remove_var(ENV_LISTEN);
+        let missing = ServeConfig::from_env().unwrap_err();
+        assert!(
+            matches!(missing, ServeError::MissingEnv(ENV_LISTEN)),
+            "{missing}"
+        );
+        assert!(
+            missing.to_string().contains("CHAINCODE_LISTEN"),
+            "{missing}"
+        );
+        std::env::set_var(ENV_LISTEN, "0.0.0.0:9999");
+        std::env::set_var(ENV_TLS_CERT, dir.join("tls.crt"));
+        std::env::set_var(ENV_TLS_KEY, dir.join("tls.key"));
+        let cas = std::env::join_paths([dir.join("a.crt"), dir.join("b.crt")]).unwrap();
+        std::env::set_var(ENV_CLIENT_CA_CERTS, cas);
+        let config = ServeConfig::from_env().unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9999");
+        assert_eq!(config.tls_key_pem, key);
+        assert!(
+            config.client_ca_pem.contains(ca1.trim()) && config.client_ca_pem.contains(ca2.trim())
+        );
+        for name in [ENV_LISTEN, ENV_TLS_CERT, ENV_TLS_KEY, ENV_CLIENT_CA_CERTS] {
+            std::env::remove_var(name);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

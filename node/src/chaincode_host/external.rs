@@ -23,8 +23,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 /// How long connecting to a chaincode server (TCP and TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Largest message either side accepts (a query result can be large).
-const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest message either side accepts, as the chaincode server does.
+const MAX_MESSAGE_BYTES: usize = chaincode_sdk::server::MAX_MESSAGE_BYTES;
 
 /// Dials external chaincodes with the peer's TLS identity, keeping one
 /// lazily connected channel per (address, TLS root). A channel reconnects by

@@ -187,7 +187,8 @@ impl Endorser {
 
     /// Checks, simulates and (if the chaincode succeeded) endorses a proposal.
     /// A chaincode error is an `Ok` response with status 400 (500 for a
-    /// panic or timeout) and no endorsement.
+    /// state error, a panic, a timeout or an external chaincode that cannot
+    /// be used) and no endorsement.
     #[tracing::instrument(skip_all, fields(tx_id))]
     pub async fn process(&self, signed: &SignedProposal) -> Result<ProposalResponse, EndorseError> {
         let in_force = self.definitions.current();
@@ -545,6 +546,50 @@ mod tests {
         assert!(!without_payload
             .windows(b"s3cret-value".len())
             .any(|w| w == b"s3cret-value"));
+    }
+
+    #[tokio::test]
+    async fn an_external_chaincode_that_is_down_is_a_500_naming_it() {
+        let mut f = Fixture::new();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("localhost:{}", free.local_addr().unwrap().port());
+        drop(free);
+        f.rules.definitions.insert(
+            "token".into(),
+            ChaincodeDefinition {
+                name: "token".into(),
+                external: Some(consort_proto::ExternalChaincode {
+                    address: address.clone(),
+                    tls_root_pem: f.c.orgs[0].ca.cert().cert_pem.clone(),
+                }),
+                ..Default::default()
+            },
+        );
+        let endorser = Endorser::new(
+            f.rules.clone(),
+            f.ledger.clone(),
+            crate::chaincode_host::ChaincodeHost::new(
+                f.registry.clone(),
+                Arc::new(crate::chaincode_host::ExternalConnector::new(
+                    &f.c.orgs[0].peer,
+                )),
+            ),
+            f.c.orgs[0].peer.clone(),
+            LONG,
+        );
+        let (signed, _) = proposal(&f.c.orgs[0].client, CH, "token", "create", &["GOLD", "1"]);
+        let r = endorser.process(&signed).await.unwrap();
+        let (code, message) = status(&r);
+        assert_eq!(code, 500);
+        assert!(
+            message.contains("'token'") && message.contains(&address),
+            "{message}"
+        );
+        assert!(r.endorsement.is_none());
+        // Without a TLS identity the peer cannot dial it either.
+        let r = f.endorser(0, LONG).process(&signed).await.unwrap();
+        assert_eq!(status(&r).0, 500);
+        assert!(status(&r).1.contains("no TLS identity"), "{}", status(&r).1);
     }
 
     #[tokio::test]
