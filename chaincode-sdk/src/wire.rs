@@ -67,6 +67,7 @@ impl Invocation {
                 role: self.creator.role.clone(),
                 subject: self.creator.subject.clone(),
                 cert_der: self.creator.cert_der.clone(),
+                attributes: self.creator.attributes.clone().into_iter().collect(),
             }),
             timestamp_ms: self.timestamp_ms,
             transient: self.transient.clone().into_iter().collect(),
@@ -93,6 +94,7 @@ impl Invocation {
                 role: creator.role,
                 subject: creator.subject,
                 cert_der: creator.cert_der,
+                attributes: creator.attributes.into_iter().collect(),
             },
             timestamp_ms: invoke.timestamp_ms,
             transient: invoke.transient.into_iter().collect(),
@@ -111,6 +113,9 @@ pub fn error_to_proto(error: &ChaincodeError) -> ChaincodeFailure {
             (Kind::InvalidArgs, reason.clone(), function.clone())
         }
         ChaincodeError::State(message) => (Kind::State, message.clone(), String::new()),
+        ChaincodeError::Call { chaincode, reason } => {
+            (Kind::Call, reason.clone(), chaincode.clone())
+        }
     };
     ChaincodeFailure {
         kind: kind as i32,
@@ -129,6 +134,10 @@ pub fn error_from_proto(failure: ChaincodeFailure) -> ChaincodeError {
             reason: failure.message,
         },
         Ok(Kind::State) => ChaincodeError::State(failure.message),
+        Ok(Kind::Call) => ChaincodeError::Call {
+            chaincode: failure.function,
+            reason: failure.message,
+        },
         Err(_) => ChaincodeError::State(format!(
             "unknown error kind {}: {}",
             failure.kind, failure.message
@@ -276,6 +285,10 @@ mod tests {
                 reason: "expected 2".into(),
             },
             ChaincodeError::State("disk".into()),
+            ChaincodeError::Call {
+                chaincode: "bank".into(),
+                reason: "not defined on the channel".into(),
+            },
         ] {
             assert_eq!(error_from_proto(error_to_proto(&error)), error);
         }
@@ -302,6 +315,7 @@ mod tests {
                 role: "client".into(),
                 subject: "user1".into(),
                 cert_der: vec![1, 2],
+                attributes: [("department".to_owned(), "audit".to_owned())].into(),
             },
             timestamp_ms: 42,
             transient: [("secret".to_owned(), b"s".to_vec())].into(),

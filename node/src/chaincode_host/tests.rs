@@ -240,6 +240,7 @@ impl Fixture {
             role: "client".into(),
             subject: format!("user1@org{}", org + 1),
             cert_der: self.c.orgs[org].client.cert_der().to_vec(),
+            attributes: [("department".to_owned(), format!("d{org}"))].into(),
         }
     }
 }
@@ -311,14 +312,16 @@ fn commit(ledger: &Ledger, tx_id: &str, results: &SimulationResults) {
     let number = ledger.height();
     let writes = results
         .rwset
-        .writes
+        .ns_rwsets
         .iter()
-        .map(|w| StateWrite {
-            namespace: results.rwset.namespace.clone(),
-            key: w.key.clone(),
-            value: (!w.is_delete).then(|| w.value.clone()),
-            tx_num: 0,
-            tx_id: tx_id.to_owned(),
+        .flat_map(|ns| {
+            ns.writes.iter().map(|w| StateWrite {
+                namespace: ns.namespace.clone(),
+                key: w.key.clone(),
+                value: (!w.is_delete).then(|| w.value.clone()),
+                tx_num: 0,
+                tx_id: tx_id.to_owned(),
+            })
         })
         .collect();
     ledger

@@ -550,23 +550,27 @@ mod tests {
 
     #[tokio::test]
     async fn an_external_chaincode_that_is_down_is_a_500_naming_it() {
-        let mut f = Fixture::new();
+        let f = Fixture::new();
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("localhost:{}", free.local_addr().unwrap().port());
         drop(free);
-        f.rules.definitions.insert(
-            "token".into(),
-            ChaincodeDefinition {
-                name: "token".into(),
-                external: Some(consort_proto::ExternalChaincode {
-                    address: address.clone(),
-                    tls_root_pem: f.c.orgs[0].ca.cert().cert_pem.clone(),
-                }),
-                ..Default::default()
-            },
-        );
+        let external = ChaincodeDefinition {
+            name: "token".into(),
+            endorsement_policy: "OR('Org1MSP.peer')".into(),
+            external: Some(consort_proto::ExternalChaincode {
+                address: address.clone(),
+                tls_root_pem: f.c.orgs[0].ca.cert().cert_pem.clone(),
+            }),
+            ..Default::default()
+        };
+        let in_force = || {
+            crate::lifecycle::Definitions::new(crate::lifecycle::DefinitionSet::new(
+                f.rules.clone(),
+                std::slice::from_ref(&external),
+            ))
+        };
         let endorser = Endorser::new(
-            f.rules.clone(),
+            in_force(),
             f.ledger.clone(),
             crate::chaincode_host::ChaincodeHost::new(
                 f.registry.clone(),
@@ -587,7 +591,14 @@ mod tests {
         );
         assert!(r.endorsement.is_none());
         // Without a TLS identity the peer cannot dial it either.
-        let r = f.endorser(0, LONG).process(&signed).await.unwrap();
+        let plain = Endorser::new(
+            in_force(),
+            f.ledger.clone(),
+            f.registry.clone(),
+            f.c.orgs[0].peer.clone(),
+            LONG,
+        );
+        let r = plain.process(&signed).await.unwrap();
         assert_eq!(status(&r).0, 500);
         assert!(status(&r).1.contains("no TLS identity"), "{}", status(&r).1);
     }
