@@ -20,6 +20,16 @@ pub enum ChaincodeError {
     /// The peer could not read or write world state.
     #[error("state access failed: {0}")]
     State(String),
+    /// Another chaincode could not be called: it is not defined on the
+    /// channel or not installed, or the calls are nested too deep. An error
+    /// the called chaincode itself returned is passed on unchanged instead.
+    #[error("cannot call chaincode '{chaincode}': {reason}")]
+    Call {
+        /// The chaincode that was to be called.
+        chaincode: String,
+        /// Why it could not be.
+        reason: String,
+    },
 }
 
 impl ChaincodeError {
@@ -51,6 +61,14 @@ mod tests {
         assert_eq!(
             ChaincodeError::State("disk".into()).to_string(),
             "state access failed: disk"
+        );
+        assert_eq!(
+            ChaincodeError::Call {
+                chaincode: "bank".into(),
+                reason: "not defined on the channel".into(),
+            }
+            .to_string(),
+            "cannot call chaincode 'bank': not defined on the channel"
         );
     }
 }

@@ -1,28 +1,43 @@
-//! `MockStub`: an in-memory peer for unit-testing one chaincode.
+//! `MockStub`: an in-memory peer for unit-testing a chaincode, and the
+//! chaincodes it calls.
 
 mod tx;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::query::KeyModification;
 use crate::{Chaincode, ChaincodeError, Creator};
-use tx::{TxContext, TxStub};
+use tx::{Namespace, Registered, TxContext, TxStub, World};
 
-/// An in-memory stand-in for a peer running one chaincode on one channel.
+/// The namespace of the chaincode passed to [`MockStub::invoke`]; no
+/// registered chaincode can have this name.
+const OWN: &str = "";
+
+/// An in-memory stand-in for a peer running one chaincode on one channel,
+/// plus any chaincodes it calls.
 ///
 /// Each invocation runs against a transaction-local write buffer; when the
 /// chaincode returns `Ok` the buffered writes and deletes are committed (and
 /// recorded in each key's history) and its event is kept; when it returns
 /// `Err` they are discarded. Queries behave as on a peer: they share the
 /// peer's implementation in [`crate::query`].
+///
+/// The chaincode passed to [`invoke`](MockStub::invoke) works on the stub's
+/// own state ([`state`](MockStub::state)). Chaincodes registered with
+/// [`register_chaincode`](MockStub::register_chaincode) can be called from
+/// it through [`ChaincodeStub::invoke_chaincode`](crate::ChaincodeStub::invoke_chaincode),
+/// as on a peer, each on its own namespace ([`state_of`](MockStub::state_of)).
 #[derive(Debug, Clone)]
 pub struct MockStub {
     /// The channel every invocation reports.
     channel_id: String,
     /// The identity every invocation reports.
     creator: Creator,
-    /// The committed world state.
-    state: BTreeMap<String, Vec<u8>>,
+    /// Committed state and history by namespace; [`OWN`] is the invoked chaincode's.
+    namespaces: BTreeMap<String, Namespace>,
+    /// Chaincodes that can be called, by name.
+    chaincodes: BTreeMap<String, Registered>,
     /// How many invocations have started.
     invocations: u64,
     /// A transaction id to use for the next invocation instead of a generated one.
@@ -31,8 +46,6 @@ pub struct MockStub {
     timestamp_ms: i64,
     /// Transient data for the next invocation only.
     next_transient: BTreeMap<String, Vec<u8>>,
-    /// Every committed change of every key, oldest first.
-    history: BTreeMap<String, Vec<KeyModification>>,
     /// The events of committed invocations, in order.
     events: Vec<MockEvent>,
 }
@@ -55,6 +68,7 @@ fn default_creator() -> Creator {
         role: "client".to_owned(),
         subject: "user1".to_owned(),
         cert_der: Vec::new(),
+        attributes: BTreeMap::new(),
     }
 }
 
@@ -64,14 +78,23 @@ impl MockStub {
         Self {
             channel_id: channel_id.to_owned(),
             creator: default_creator(),
-            state: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
+            chaincodes: BTreeMap::new(),
             invocations: 0,
             next_tx_id: None,
             timestamp_ms: 0,
             next_transient: BTreeMap::new(),
-            history: BTreeMap::new(),
             events: Vec::new(),
         }
+    }
+
+    /// Makes `cc` callable as `name`, with its own state namespace, as if
+    /// it were defined on the channel; registering a name again replaces the
+    /// chaincode and keeps its state. Names starting with `_` are system
+    /// namespaces and cannot be called.
+    pub fn register_chaincode(&mut self, name: &str, cc: impl Chaincode) {
+        self.chaincodes
+            .insert(name.to_owned(), Registered(Arc::new(cc)));
     }
 
     /// Sets the timestamp (ms since the Unix epoch) all following invocations
@@ -113,12 +136,43 @@ impl MockStub {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Vec<u8>, ChaincodeError> {
+        self.run(OWN, cc, function, args)
+    }
+
+    /// Invokes `function` of the chaincode registered as `chaincode` directly
+    /// (as a client would), on its namespace: e.g. to set up the state a
+    /// caller needs. A name that is not registered is [`ChaincodeError::Call`].
+    pub fn invoke_registered(
+        &mut self,
+        chaincode: &str,
+        function: &str,
+        args: &[&str],
+    ) -> Result<Vec<u8>, ChaincodeError> {
+        let Some(Registered(cc)) = self.chaincodes.get(chaincode).cloned() else {
+            return Err(ChaincodeError::Call {
+                chaincode: chaincode.to_owned(),
+                reason: "not registered on this mock stub".to_owned(),
+            });
+        };
+        let args = args.iter().map(|arg| arg.as_bytes().to_vec()).collect();
+        self.run(chaincode, cc.as_ref(), function, args)
+    }
+
+    /// Runs one transaction invoking `cc` on `namespace`.
+    fn run(
+        &mut self,
+        namespace: &str,
+        cc: &dyn Chaincode,
+        function: &str,
+        args: Vec<Vec<u8>>,
+    ) -> Result<Vec<u8>, ChaincodeError> {
         self.invocations = self.invocations.saturating_add(1);
         let tx_id = self
             .next_tx_id
             .take()
             .unwrap_or_else(|| format!("mocktx-{}", self.invocations));
         let context = TxContext {
+            namespace: namespace.to_owned(),
             function,
             args,
             tx_id,
@@ -128,11 +182,16 @@ impl MockStub {
             transient: std::mem::take(&mut self.next_transient),
         };
         let tx_id = context.tx_id.clone();
-        let mut stub = TxStub::new(context, &self.state, &self.history);
+        let world = World {
+            namespaces: &self.namespaces,
+            chaincodes: &self.chaincodes,
+        };
+        let mut stub = TxStub::new(context, world);
         let payload = cc.invoke(&mut stub)?;
         let (writes, event) = stub.into_parts();
-        for (key, change) in writes {
-            self.history
+        for ((namespace, key), change) in writes {
+            let ns = self.namespaces.entry(namespace).or_default();
+            ns.history
                 .entry(key.clone())
                 .or_default()
                 .push(KeyModification {
@@ -142,8 +201,8 @@ impl MockStub {
                     timestamp_ms: self.timestamp_ms,
                 });
             match change {
-                Some(value) => self.state.insert(key, value),
-                None => self.state.remove(&key),
+                Some(value) => ns.state.insert(key, value),
+                None => ns.state.remove(&key),
             };
         }
         if let Some((name, payload)) = event {
@@ -158,20 +217,47 @@ impl MockStub {
 
     /// The committed value of `key`, if any.
     pub fn state(&self, key: &str) -> Option<&[u8]> {
-        self.state.get(key).map(Vec::as_slice)
+        self.state_of(OWN, key)
     }
 
     /// All committed keys, sorted.
     pub fn keys(&self) -> Vec<String> {
-        self.state.keys().cloned().collect()
+        self.keys_of(OWN)
     }
 
     /// Every committed change of `key`, oldest first.
     pub fn history(&self, key: &str) -> &[KeyModification] {
-        self.history.get(key).map(Vec::as_slice).unwrap_or_default()
+        self.history_of(OWN, key)
     }
 
-    /// The events of committed invocations, oldest first (at most one per invocation).
+    /// The committed value of `key` in the namespace of the chaincode
+    /// registered as `chaincode`, if any.
+    pub fn state_of(&self, chaincode: &str, key: &str) -> Option<&[u8]> {
+        self.namespaces
+            .get(chaincode)
+            .and_then(|ns| ns.state.get(key))
+            .map(Vec::as_slice)
+    }
+
+    /// All committed keys of `chaincode`'s namespace, sorted.
+    pub fn keys_of(&self, chaincode: &str) -> Vec<String> {
+        self.namespaces
+            .get(chaincode)
+            .map(|ns| ns.state.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every committed change of `key` in `chaincode`'s namespace, oldest first.
+    pub fn history_of(&self, chaincode: &str, key: &str) -> &[KeyModification] {
+        self.namespaces
+            .get(chaincode)
+            .and_then(|ns| ns.history.get(key))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The events of committed invocations, oldest first (at most one per
+    /// invocation; an event set by a called chaincode is dropped, as on a peer).
     pub fn events(&self) -> &[MockEvent] {
         &self.events
     }
@@ -181,6 +267,7 @@ impl MockStub {
 mod tests {
     use super::MockStub;
     use crate::{Chaincode, ChaincodeError, ChaincodeStub, Creator};
+    use std::collections::BTreeMap;
 
     /// A scriptable chaincode: each function exercises one stub behaviour.
     struct Probe;
@@ -221,12 +308,13 @@ mod tests {
                 ("whoami", []) => {
                     let creator = stub.creator();
                     Ok(format!(
-                        "{}|{}|{}|{}|{}",
+                        "{}|{}|{}|{}|{}|{}",
                         stub.channel_id(),
                         stub.tx_id(),
                         creator.msp_id,
                         creator.role,
-                        creator.subject
+                        creator.subject,
+                        creator.attribute("team").unwrap_or("-")
                     )
                     .into_bytes())
                 }
@@ -311,15 +399,16 @@ mod tests {
     fn reports_channel_creator_and_generated_tx_ids() {
         let mut stub = MockStub::new("trade");
         let first = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
-        assert_eq!(first, "trade|mocktx-1|Org1MSP|client|user1");
+        assert_eq!(first, "trade|mocktx-1|Org1MSP|client|user1|-");
         stub.set_creator(Creator {
             msp_id: "Org2MSP".into(),
             role: "admin".into(),
             subject: "boss".into(),
             cert_der: vec![1, 2, 3],
+            attributes: BTreeMap::from([("team".to_owned(), "audit".to_owned())]),
         });
         let second = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
-        assert_eq!(second, "trade|mocktx-2|Org2MSP|admin|boss");
+        assert_eq!(second, "trade|mocktx-2|Org2MSP|admin|boss|audit");
     }
 
     #[test]
@@ -505,5 +594,170 @@ mod tests {
         let mut stub = MockStub::new("ch1");
         let err = stub.invoke(&Probe, "fly", &[]).unwrap_err();
         assert_eq!(err, ChaincodeError::UnknownFunction("fly".into()));
+    }
+
+    /// Pays with the token sample: `pay(from, to, amount)` calls
+    /// `token.transfer` and records the balances it returns; `try_pay`
+    /// records a failed payment instead of failing; `call(chaincode)` calls
+    /// `chaincode.f`; `recurse` calls itself as `shop`.
+    struct Shop;
+
+    impl Chaincode for Shop {
+        fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError> {
+            let function = stub.function().to_owned();
+            let args = stub.string_args()?;
+            match (function.as_str(), args.as_slice()) {
+                ("pay" | "try_pay", [from, to, amount]) => {
+                    stub.set_event("paid", amount.as_bytes())?;
+                    stub.put_state("attempts", b"1")?;
+                    let transfer: Vec<Vec<u8>> = ["GOLD", from, to, amount, "shop"]
+                        .iter()
+                        .map(|a| a.as_bytes().to_vec())
+                        .collect();
+                    match stub.invoke_chaincode("token", "transfer", &transfer) {
+                        Ok(balances) => {
+                            stub.put_state("last", &balances)?;
+                            Ok(balances)
+                        }
+                        Err(e) if function == "try_pay" => {
+                            stub.put_state("failed", e.to_string().as_bytes())?;
+                            Ok(Vec::new())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                ("call", [chaincode]) => stub.invoke_chaincode(chaincode, "f", &[]),
+                ("recurse", []) => stub.invoke_chaincode("shop", "recurse", &[]),
+                (other, _) => Err(ChaincodeError::UnknownFunction(other.to_owned())),
+            }
+        }
+    }
+
+    /// A stub with `token` registered, GOLD created and 100 issued to the caller (`Org1MSP:user1`).
+    fn with_token() -> MockStub {
+        let mut stub = MockStub::new("ch1");
+        stub.register_chaincode("token", crate::samples::token::Token);
+        stub.invoke_registered("token", "create", &["GOLD", "1000"])
+            .unwrap();
+        stub.invoke_registered("token", "issue", &["GOLD", "Org1MSP:user1", "100", ""])
+            .unwrap();
+        stub
+    }
+
+    #[test]
+    fn a_called_chaincode_works_on_its_own_namespace() {
+        let mut stub = with_token();
+        let balances = stub
+            .invoke(&Shop, "pay", &["Org1MSP:user1", "bob", "30"])
+            .unwrap();
+        assert_eq!(text(balances), r#"{"from":70,"to":30}"#);
+        assert_eq!(
+            stub.state_of("token", "balance/GOLD/Org1MSP:user1"),
+            Some(&b"70"[..])
+        );
+        assert_eq!(stub.state_of("token", "balance/GOLD/bob"), Some(&b"30"[..]));
+        assert_eq!(stub.keys(), ["attempts", "last"]);
+        assert_eq!(stub.state("balance/GOLD/bob"), None);
+        assert_eq!(
+            stub.state_of("shop", "last"),
+            None,
+            "the caller's state is the stub's own"
+        );
+        assert_eq!(
+            stub.keys_of("token"),
+            [
+                "balance/GOLD/Org1MSP:user1",
+                "balance/GOLD/bob",
+                "token/GOLD"
+            ]
+        );
+        let bob = stub.history_of("token", "balance/GOLD/bob");
+        assert_eq!((bob.len(), bob[0].tx_id.as_str()), (1, "mocktx-3"));
+        assert_eq!(stub.events().len(), 1);
+        assert_eq!(stub.events()[0].name, "paid");
+    }
+
+    #[test]
+    fn a_callee_error_fails_the_call_and_its_writes_are_discarded() {
+        let mut stub = with_token();
+        let err = stub
+            .invoke(&Shop, "pay", &["Org1MSP:user1", "bob", "500"])
+            .unwrap_err();
+        assert!(err.to_string().contains("insufficient balance"), "{err}");
+        assert!(stub.keys().is_empty());
+        assert_eq!(stub.events().len(), 0);
+
+        // A callee that wrote before failing: the caller recovers, the
+        // callee's writes are gone, the caller's stay.
+        stub.register_chaincode(
+            "writer",
+            Script(|stub| {
+                stub.put_state("w", b"lost")?;
+                stub.set_event("callee", b"")?;
+                Err(ChaincodeError::business("writer refused"))
+            }),
+        );
+        stub.invoke(&Shop, "try_pay", &["Org1MSP:user1", "bob", "500"])
+            .unwrap();
+        assert_eq!(
+            stub.state("failed").map(<[u8]>::to_vec),
+            Some(err.to_string().into_bytes())
+        );
+        let err = stub.invoke(&Shop, "call", &["writer"]).unwrap_err();
+        assert_eq!(err, ChaincodeError::business("writer refused"));
+        assert!(stub.keys_of("writer").is_empty());
+        assert_eq!(
+            stub.state_of("token", "balance/GOLD/Org1MSP:user1"),
+            Some(&b"100"[..])
+        );
+    }
+
+    #[test]
+    fn a_callee_event_is_dropped() {
+        let mut stub = MockStub::new("ch1");
+        stub.register_chaincode(
+            "noisy",
+            Script(|stub| {
+                stub.set_event("callee", b"")?;
+                stub.put_state("k", b"v")?;
+                Ok(b"done".to_vec())
+            }),
+        );
+        assert_eq!(
+            text(stub.invoke(&Shop, "call", &["noisy"]).unwrap()),
+            "done"
+        );
+        assert_eq!(stub.state_of("noisy", "k"), Some(&b"v"[..]));
+        assert!(stub.events().is_empty());
+    }
+
+    #[test]
+    fn undefined_system_and_too_deep_calls_are_refused() {
+        let mut stub = MockStub::new("ch1");
+        stub.register_chaincode("shop", Shop);
+        let call_error = |chaincode: &str, reason: &str| ChaincodeError::Call {
+            chaincode: chaincode.into(),
+            reason: reason.into(),
+        };
+        assert_eq!(
+            stub.invoke(&Shop, "call", &["nope"]).unwrap_err(),
+            call_error("nope", "not defined on the channel")
+        );
+        assert_eq!(
+            stub.invoke(&Shop, "call", &[""]).unwrap_err(),
+            call_error("", "not defined on the channel")
+        );
+        assert_eq!(
+            stub.invoke(&Shop, "call", &["_lifecycle"]).unwrap_err(),
+            call_error("_lifecycle", "system namespaces cannot be called")
+        );
+        assert_eq!(
+            stub.invoke(&Shop, "recurse", &[]).unwrap_err(),
+            call_error("shop", "chaincode calls nest deeper than 8")
+        );
+        assert_eq!(
+            stub.invoke_registered("nope", "f", &[]).unwrap_err(),
+            call_error("nope", "not registered on this mock stub")
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::query::{KeyModification, KeyValue, Query, QueryMetadata, QueryOutcome
 use crate::ChaincodeError;
 
 /// The identity that signed the transaction proposal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Creator {
     /// The MSP (organisation) that issued the creator's certificate.
     pub msp_id: String,
@@ -16,7 +16,23 @@ pub struct Creator {
     pub subject: String,
     /// The creator's certificate, DER-encoded.
     pub cert_der: Vec<u8>,
+    /// Attributes the creator's CA put in the certificate (as Fabric CA's
+    /// attribute extension does), for attribute-based access control, e.g.
+    /// `{"department": "audit"}`; empty when the certificate has none.
+    pub attributes: BTreeMap<String, String>,
 }
+
+impl Creator {
+    /// The value of the certificate attribute `name`, if the certificate has it.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+}
+
+/// How deep chaincode calls may nest: the invoked chaincode may call
+/// another, which may call another, and so on, up to this many calls below
+/// the invoked chaincode. A deeper call fails with [`ChaincodeError::Call`].
+pub const MAX_CALL_DEPTH: usize = 8;
 
 /// Refuses an event name a subscriber could not match: an empty one.
 pub fn validate_event_name(name: &str) -> Result<(), ChaincodeError> {
@@ -152,9 +168,20 @@ pub trait ChaincodeStub {
     fn get_history_for_key(&mut self, key: &str) -> Result<Vec<KeyModification>, ChaincodeError>;
 
     /// Calls `function` of another chaincode on the same channel, in this
-    /// transaction, as the same creator. Its reads and writes join this
-    /// transaction's (under that chaincode's namespace) and are checked at
-    /// validation like this chaincode's own; its error fails this call.
+    /// transaction: it sees the same transaction id, creator, timestamp and
+    /// transient data, and reads and writes its own state namespace. Its
+    /// reads and writes join this transaction's read/write set under that
+    /// namespace, are checked at validation like this chaincode's own, and
+    /// the transaction must then also satisfy that chaincode's endorsement
+    /// policy if it wrote anything.
+    ///
+    /// Returns the called chaincode's payload, or its error unchanged. On an
+    /// error everything the called chaincode wrote is discarded (what it read
+    /// still counts at validation), so the caller may recover and go on. An
+    /// event the called chaincode sets is dropped: a transaction carries only
+    /// the invoked chaincode's event. A chaincode that is not defined or not
+    /// installed, or calls nested deeper than [`MAX_CALL_DEPTH`], fail with
+    /// [`ChaincodeError::Call`].
     fn invoke_chaincode(
         &mut self,
         chaincode: &str,
@@ -162,8 +189,9 @@ pub trait ChaincodeStub {
         args: &[Vec<u8>],
     ) -> Result<Vec<u8>, ChaincodeError> {
         let _ = (function, args);
-        Err(ChaincodeError::State(format!(
-            "this stub cannot call chaincode '{chaincode}'"
-        )))
+        Err(ChaincodeError::Call {
+            chaincode: chaincode.to_owned(),
+            reason: "this stub cannot call other chaincodes".to_owned(),
+        })
     }
 }

@@ -259,6 +259,7 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         let dir = user.profile.parent().unwrap_or(out).to_path_buf();
         let mut req = IssueRequest::new(&format!("{}@{}", user.name, org.name), user.role, vec![]);
         req.kind = org.key;
+        req.attributes = org.attributes.get(&user.name).cloned().unwrap_or_default();
         write_identity(&dir, &ca.issue(&req)?)?;
         let profile = ClientProfile {
             msp_id: org.msp_id.clone(),

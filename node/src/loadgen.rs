@@ -3,6 +3,8 @@
 //! transactions or `max_duration`, whichever comes first.
 
 use crate::client::{args, Client, ClientError};
+use chaincode_sdk::samples::token;
+use chaincode_sdk::Creator;
 use consort_proto::TxValidationCode as Code;
 use futures::stream::{self, StreamExt};
 use std::time::{Duration, Instant};
@@ -12,8 +14,9 @@ use std::time::{Duration, Instant};
 pub struct LoadSpec {
     /// Token symbol created for the run (must be new).
     pub symbol: String,
-    /// Accounts the transfers move between, in disjoint pairs; conflicts
-    /// appear only when more transfers are in flight than there are pairs.
+    /// Accounts per client identity the transfers move between, in
+    /// disjoint pairs; conflicts appear only when more transfers are in
+    /// flight than there are pairs.
     pub accounts: usize,
     /// Transfers to send.
     pub count: usize,
@@ -56,6 +59,24 @@ impl LoadReport {
     }
 }
 
+/// The token account `client`'s identity holds (`<MSP id>:<subject>`); its
+/// sub-accounts are this name, `#` and a label.
+pub fn token_account(client: &Client) -> String {
+    let signer = client.signer();
+    token::account_of(&Creator {
+        msp_id: signer.msp_id().to_owned(),
+        role: String::new(),
+        subject: signer.info().subject_cn.clone(),
+        cert_der: Vec::new(),
+        attributes: Default::default(),
+    })
+}
+
+/// The `i`th load account of `client`: one of its sub-accounts.
+fn load_account(client: &Client, i: usize) -> String {
+    format!("{}#load{i}", token_account(client))
+}
+
 /// Creates the token, funds the accounts, then runs the transfers.
 pub async fn run(clients: &[Client], spec: &LoadSpec) -> Result<LoadReport, ClientError> {
     let Some(first) = clients.first() else {
@@ -63,18 +84,33 @@ pub async fn run(clients: &[Client], spec: &LoadSpec) -> Result<LoadReport, Clie
     };
     let accounts = spec.accounts.max(2);
     let per = 1_000_000u64;
-    let supply = (per * accounts as u64).to_string();
+    // Each client moves tokens between its own sub-accounts: only an
+    // account's holder may transfer from it.
+    let mut holders: Vec<&Client> = Vec::new();
+    for c in clients {
+        if !holders.iter().any(|h| token_account(h) == token_account(c)) {
+            holders.push(c);
+        }
+    }
+    let supply = (per * (accounts * holders.len()) as u64).to_string();
     first
         .invoke("token", "create", &args(&[&spec.symbol, &supply]))
         .await?;
-    for i in 0..accounts {
-        first
-            .invoke(
-                "token",
-                "issue",
-                &args(&[&spec.symbol, &format!("load{i}"), &per.to_string(), "load"]),
-            )
-            .await?;
+    for holder in &holders {
+        for i in 0..accounts {
+            first
+                .invoke(
+                    "token",
+                    "issue",
+                    &args(&[
+                        &spec.symbol,
+                        &load_account(holder, i),
+                        &per.to_string(),
+                        "load",
+                    ]),
+                )
+                .await?;
+        }
     }
     let started = Instant::now();
     let deadline = started + spec.max_duration;
@@ -82,11 +118,13 @@ pub async fn run(clients: &[Client], spec: &LoadSpec) -> Result<LoadReport, Clie
         .take_while(|_| async move { Instant::now() < deadline })
         .map(|i| {
             let c = clients[i % clients.len()].clone();
-            // Disjoint pairs, direction alternating by round: transfers in
-            // flight touch different accounts while concurrency <= accounts / 2.
+            // The client's own disjoint pairs, direction alternating by
+            // round: its transfers in flight touch different accounts while
+            // it has at most accounts / 2 in flight.
+            let j = i / clients.len();
             let pairs = accounts / 2;
-            let (a, b) = (2 * (i % pairs), 2 * (i % pairs) + 1);
-            let (from, to) = if (i / pairs).is_multiple_of(2) {
+            let (a, b) = (2 * (j % pairs), 2 * (j % pairs) + 1);
+            let (from, to) = if (j / pairs).is_multiple_of(2) {
                 (a, b)
             } else {
                 (b, a)
@@ -96,8 +134,8 @@ pub async fn run(clients: &[Client], spec: &LoadSpec) -> Result<LoadReport, Clie
                 let t = Instant::now();
                 let a = args(&[
                     &symbol,
-                    &format!("load{from}"),
-                    &format!("load{to}"),
+                    &load_account(&c, from),
+                    &load_account(&c, to),
                     "1",
                     "load",
                 ]);

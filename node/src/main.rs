@@ -66,8 +66,9 @@ enum Command {
         /// Transfers in flight at once.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
-        /// Accounts to move tokens between (fewer means more MVCC conflicts).
-        #[arg(long, default_value_t = 64)]
+        /// Accounts per client identity to move tokens between (fewer means
+        /// more MVCC conflicts).
+        #[arg(long, default_value_t = 32)]
         accounts: usize,
         /// Stop after this many seconds even if not all were sent.
         #[arg(long, default_value_t = 120)]
@@ -508,7 +509,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                println!("try: consort query --profile {}/orgs/Org1MSP/users/user1/client.toml token balance GOLD alice", dir.display());
+                println!("try: consort query --profile {}/orgs/Org1MSP/users/user1/client.toml token balance GOLD Org1MSP:user1@org1", dir.display());
                 println!("press Ctrl-C to stop");
                 shutdown_signal().await;
             }

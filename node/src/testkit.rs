@@ -142,18 +142,35 @@ pub fn proposal(
     (sign_proposal(creator, &header, &input), header.tx_id)
 }
 
-/// An envelope for a transaction with `rwset`, endorsed by `endorsers`, signed by `creator`.
+/// An envelope for a transaction invoking `rwset`'s namespace and touching
+/// it alone, endorsed by `endorsers`, signed by `creator`.
 pub fn endorsed_envelope(
     creator: &SigningIdentity,
     channel: &str,
     rwset: TxRwSet,
     endorsers: &[&SigningIdentity],
 ) -> (Vec<u8>, String) {
-    let (signed, tx_id) = proposal(creator, channel, &rwset.namespace.clone(), "f", &[]);
+    let chaincode = rwset.namespace.clone();
+    let rwset = TxReadWriteSet {
+        ns_rwsets: vec![rwset],
+    };
+    endorsed_call(creator, channel, &chaincode, rwset, endorsers)
+}
+
+/// An envelope for a transaction invoking `chaincode` with the read/write
+/// set `rwset` (any namespaces), endorsed by `endorsers`, signed by `creator`.
+pub fn endorsed_call(
+    creator: &SigningIdentity,
+    channel: &str,
+    chaincode: &str,
+    rwset: TxReadWriteSet,
+    endorsers: &[&SigningIdentity],
+) -> (Vec<u8>, String) {
+    let (signed, tx_id) = proposal(creator, channel, chaincode, "f", &[]);
     let p = Proposal::decode(signed.proposal_bytes.as_slice()).unwrap();
     let prp = ProposalResponsePayload {
         proposal_hash: validation::proposal_hash(&p.header, &p.input),
-        chaincode: rwset.namespace.clone(),
+        chaincode: chaincode.into(),
         results: rwset.encode_to_vec(),
         response: Some(Response {
             status: 200,

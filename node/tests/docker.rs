@@ -272,7 +272,7 @@ async fn finish(c: &Compose, sent: &[Sent]) {
     assert_acked_exactly_once(&client, status.height, sent).await;
     assert_eq!(
         total_supply(&client).await,
-        ACCOUNTS as u64 * PER_ACCOUNT,
+        ALL_ACCOUNTS as u64 * PER_ACCOUNT,
         "supply changed"
     );
     eprintln!(
@@ -350,7 +350,7 @@ async fn without_an_orderer_majority_submissions_fail_fast_then_resume() {
         .endorse(
             "token",
             "transfer",
-            &args(&["TOK", "acct0", "acct1", "1", "q"]),
+            &args(&["TOK", &acct(&client, 0), &acct(&client, 1), "1", "q"]),
         )
         .await
         .unwrap();

@@ -40,7 +40,7 @@ async fn two_hundred_transfers_through_two_gateways_converge() {
     let status = t.wait_converged(2, Duration::from_secs(30)).await;
     assert_eq!(
         t.total_supply(&t.client(3).await).await,
-        ACCOUNTS as u64 * PER_ACCOUNT,
+        ALL_ACCOUNTS as u64 * PER_ACCOUNT,
         "transfers never change the supply"
     );
     // Each transaction is in the chain exactly once.
@@ -66,7 +66,7 @@ async fn two_hundred_transfers_through_two_gateways_converge() {
     assert_eq!(v.height, status.height);
     assert_eq!(
         v.valid as usize,
-        valid + 1 + ACCOUNTS,
+        valid + 1 + ALL_ACCOUNTS,
         "create + issues + valid transfers"
     );
 }
@@ -152,7 +152,7 @@ async fn killing_the_raft_leader_under_load_loses_nothing_acknowledged() {
     }
     assert_eq!(
         t.total_supply(&clients[2]).await,
-        ACCOUNTS as u64 * PER_ACCOUNT
+        ALL_ACCOUNTS as u64 * PER_ACCOUNT
     );
 }
 
@@ -183,7 +183,7 @@ async fn a_peer_killed_during_commits_catches_up() {
     assert!(status.height > 3);
     assert_eq!(
         t.total_supply(&t.client(3).await).await,
-        ACCOUNTS as u64 * PER_ACCOUNT
+        ALL_ACCOUNTS as u64 * PER_ACCOUNT
     );
 }
 
@@ -194,25 +194,28 @@ async fn validation_codes_on_a_live_network() {
     t.setup_token().await;
     let c1 = t.client(1).await;
     let c2 = t.client(2).await;
+    // The same holder through Org2's gateway.
+    let peer2 = t.peer_names()[1].clone();
+    let c1_on_2 = t.client_on(1, &peer2).await.unwrap();
 
     // Two transfers that read the same balance, endorsed first, submitted together.
     let a = c1
         .endorse(
             "token",
             "transfer",
-            &args(&["TOK", "acct0", "acct1", "5", "x"]),
+            &args(&["TOK", &acct(&c1, 0), &acct(&c1, 1), "5", "x"]),
         )
         .await
         .unwrap();
-    let b = c2
+    let b = c1_on_2
         .endorse(
             "token",
             "transfer",
-            &args(&["TOK", "acct0", "acct2", "5", "y"]),
+            &args(&["TOK", &acct(&c1, 0), &acct(&c1, 2), "5", "y"]),
         )
         .await
         .unwrap();
-    let (ra, rb) = tokio::join!(c1.submit(&a), c2.submit(&b));
+    let (ra, rb) = tokio::join!(c1.submit(&a), c1_on_2.submit(&b));
     let (ba, bb) = (ra.unwrap(), rb.unwrap());
     let (ca, _) = c1
         .commit_status(&a.tx_id, Duration::from_secs(30))
@@ -249,7 +252,7 @@ async fn validation_codes_on_a_live_network() {
     assert_eq!(codes[0].1, Code::Valid);
     assert_eq!(codes[1].1, Code::MvccReadConflict);
     let bal = c1
-        .evaluate("token", "balance", &args(&["TOK", "acct0"]))
+        .evaluate("token", "balance", &args(&["TOK", &acct(&c1, 0)]))
         .await
         .unwrap();
     assert_eq!(
@@ -263,7 +266,7 @@ async fn validation_codes_on_a_live_network() {
         .endorse(
             "token",
             "transfer",
-            &args(&["TOK", "acct3", "acct4", "1", "z"]),
+            &args(&["TOK", &acct(&c1, 3), &acct(&c1, 2), "1", "z"]),
         )
         .await
         .unwrap();
@@ -284,7 +287,7 @@ async fn validation_codes_on_a_live_network() {
         .endorse(
             "token",
             "transfer",
-            &args(&["TOK", "acct5", "acct6", "1", "w"]),
+            &args(&["TOK", &acct(&c1, 1), &acct(&c1, 3), "1", "w"]),
         )
         .await
         .unwrap();
@@ -311,7 +314,7 @@ async fn validation_codes_on_a_live_network() {
     // The load generator: every transfer ends VALID or MVCC_READ_CONFLICT.
     let spec = consort::loadgen::LoadSpec {
         symbol: "LOADT".into(),
-        accounts: 8,
+        accounts: 4,
         count: 40,
         concurrency: 8,
         max_duration: Duration::from_secs(60),
@@ -424,9 +427,7 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
 
     // A member client with a tampered proposal signature.
     let c = t.client(1).await;
-    let mut call = c
-        .propose("token", "balance", &args(&["TOK", "acct0"]))
-        .unwrap();
+    let mut call = c.propose("token", "balance", &args(&["TOK", "x"])).unwrap();
     call.proposal.signature[0] ^= 0x55;
     let err = c
         .gateway()
@@ -438,9 +439,7 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     assert!(err.message().contains("signature"), "{}", err.message());
     // Malformed bytes, unknown chaincode, oversized message.
-    let mut call = c
-        .propose("token", "balance", &args(&["TOK", "acct0"]))
-        .unwrap();
+    let mut call = c.propose("token", "balance", &args(&["TOK", "x"])).unwrap();
     call.proposal.proposal_bytes = vec![0xff; 10];
     let err = c
         .gateway()
@@ -697,4 +696,35 @@ async fn one_process_can_run_a_peer_and_an_orderer() {
     .unwrap();
     assert_eq!(s.id, 1, "the combined process answers as Raft node 1");
     assert!(s.leader != 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_story_runs_as_the_quick_start_shows() {
+    let _serial = serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let net_dir = dir.path().join("demo");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_consort"))
+            .args(["demo", "--once", "--base-port", "21800", "--dir"])
+            .arg(&net_dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "every step had its expected outcome",
+        "does not hold account",
+        "MVCC_READ_CONFLICT",
+        "owners bob -> carol",
+        "harvested by Org1MSP, processed by Org2MSP, shipped by Org3MSP",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
 }

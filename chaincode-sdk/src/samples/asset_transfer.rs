@@ -7,6 +7,7 @@
 //! | `update` | `id, color, size, owner, appraised_value` | the updated [`Asset`] |
 //! | `delete` | `id` | the deleted [`Asset`] |
 //! | `transfer` | `id, new_owner` | the [`Asset`] with its new owner |
+//! | `sell` | `id, buyer, symbol` | the [`Asset`] with its new owner, paid for with the `token` chaincode |
 //! | `exists` | `id` | `true` or `false` |
 //! | `list` | `page_size, bookmark` | a [`Page`]: `{"assets": [...], "bookmark": "..."}` |
 //! | `history` | `id` | every committed change of the asset, oldest first, as [`Change`]s |
@@ -16,6 +17,12 @@
 //! `list` is one paginated range scan over `asset/`: pass an empty bookmark
 //! for the first page and the returned bookmark for the next one, until it
 //! comes back empty.
+//!
+//! `sell` calls the `token` chaincode in the same transaction: the buyer pays
+//! the asset's appraised value in `symbol` to the owner with
+//! `token.transfer(symbol, buyer, owner, appraised_value, "asset {id}")`, then
+//! the asset changes owner. Token's error (an unknown symbol, too small a
+//! balance) fails the sale and nothing changes.
 
 use std::sync::OnceLock;
 
@@ -48,6 +55,7 @@ fn router() -> Router {
         .add("update", FIELDS, update)
         .add("delete", ["id"], delete)
         .add("transfer", ["id", "new_owner"], transfer)
+        .add("sell", ["id", "buyer", "symbol"], sell)
         .add("exists", ["id"], |stub, (id,): (String,)| {
             checked_id("exists", &id)?;
             Ok::<_, ChaincodeError>(stub.get_state(&key(&id))?.is_some())
@@ -217,6 +225,36 @@ fn transfer(
         )));
     }
     asset.owner = new_owner;
+    put(stub, &asset)?;
+    Ok(asset)
+}
+
+/// `sell(id, buyer, symbol)`: the buyer pays the appraised value in
+/// `symbol` to the owner through the `token` chaincode and becomes the owner.
+fn sell(
+    stub: &mut dyn ChaincodeStub,
+    (id, buyer, symbol): (String, String, String),
+) -> Result<Asset, ChaincodeError> {
+    checked_id("sell", &id)?;
+    if buyer.is_empty() {
+        return Err(invalid("sell", "buyer must not be empty"));
+    }
+    let mut asset = existing(stub, &id)?;
+    if asset.owner == buyer {
+        return Err(ChaincodeError::business(format!(
+            "asset '{id}' is already owned by {buyer}"
+        )));
+    }
+    let payment = [
+        symbol,
+        buyer.clone(),
+        asset.owner.clone(),
+        asset.appraised_value.to_string(),
+        format!("asset {id}"),
+    ];
+    let args: Vec<Vec<u8>> = payment.into_iter().map(String::into_bytes).collect();
+    stub.invoke_chaincode("token", "transfer", &args)?;
+    asset.owner = buyer;
     put(stub, &asset)?;
     Ok(asset)
 }

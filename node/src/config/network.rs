@@ -4,7 +4,7 @@
 use super::{from_table, read_table, ConfigError};
 use crate::identity::ca::KeyKind;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// A whole network.
@@ -75,6 +75,11 @@ pub struct OrgSpec {
     /// Admin user names.
     #[serde(default)]
     pub admins: Vec<String>,
+    /// Certificate attributes per user name (clients or admins), for
+    /// attribute-based access control in chaincode, e.g.
+    /// `[orgs.attributes.user1] department = "audit"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// One node.
@@ -164,6 +169,19 @@ impl NetworkSpec {
                     ));
                 }
             }
+            if let Some(user) = org
+                .attributes
+                .keys()
+                .find(|u| !org.clients.contains(u) && !org.admins.contains(u))
+            {
+                return Err(inv(
+                    "orgs.attributes",
+                    format!(
+                        "'{user}' of {} is neither a client nor an admin",
+                        org.msp_id
+                    ),
+                ));
+            }
             orderers += org.orderers.len();
         }
         if orderers == 0 {
@@ -220,6 +238,7 @@ impl NetworkSpec {
                     }],
                     clients: vec!["user1".into()],
                     admins: vec!["admin".into()],
+                    attributes: BTreeMap::new(),
                 }
             })
             .collect();
@@ -250,6 +269,21 @@ mod tests {
         let text = toml::to_string(&spec).unwrap();
         let back: NetworkSpec = toml::from_str(&text).unwrap();
         assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn attributes_must_name_a_user_of_the_org() {
+        let mut s = NetworkSpec::three_orgs(7050);
+        s.orgs[0].attributes.insert(
+            "user1".into(),
+            BTreeMap::from([("department".into(), "audit".into())]),
+        );
+        let text = toml::to_string(&s).unwrap();
+        assert!(text.contains("department = \"audit\""), "{text}");
+        assert!(s.clone().validate().is_ok());
+        s.orgs[0].attributes.insert("ghost".into(), BTreeMap::new());
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("'ghost' of Org1MSP"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The endorser: checks a signed proposal, simulates it, signs the result.
 
+use super::callees::Callees;
 use super::simulator::{SimulationInput, Simulator};
 use crate::chaincode_host::{self, ChaincodeRegistry};
 use crate::identity::{now_unix, MspError, SigningIdentity};
@@ -127,6 +128,7 @@ pub fn check_proposal(
             role: creator.role.to_string(),
             subject: creator.subject.clone(),
             cert_der: creator.cert_der.clone(),
+            attributes: creator.attributes.clone(),
         },
         header,
         input,
@@ -175,7 +177,8 @@ impl Endorser {
     /// panic or timeout) and no endorsement.
     #[tracing::instrument(skip_all, fields(tx_id))]
     pub async fn process(&self, signed: &SignedProposal) -> Result<ProposalResponse, EndorseError> {
-        let checked = check_proposal(self.definitions.current().rules(), signed)?;
+        let in_force = self.definitions.current();
+        let checked = check_proposal(in_force.rules(), signed)?;
         tracing::Span::current().record("tx_id", checked.header.tx_id.as_str());
         if self.ledger.tx(&checked.header.tx_id)?.is_some() {
             return Err(EndorseError::DuplicateTxId(checked.header.tx_id));
@@ -196,7 +199,12 @@ impl Endorser {
                 timestamp_ms: checked.header.timestamp_ms,
                 transient: checked.transient.clone(),
             },
-        );
+        )
+        // Callable: the chaincodes defined when the proposal arrived.
+        .with_callees(Arc::new(Callees::new(
+            in_force.rules().policies.keys().cloned(),
+            self.chaincodes.clone(),
+        )));
         let (sim, result) = match chaincode_host::execute(cc, sim, self.timeout).await {
             Ok(done) => done,
             Err(e) => {
@@ -254,7 +262,7 @@ mod tests {
     use crate::policy::Policy;
     use crate::testkit::{self, proposal, proposal_header, sign_proposal, Consortium};
     use chaincode_sdk::{Chaincode, ChaincodeStub};
-    use consort_proto::{CommittedBlock, Envelope, Transaction, TxRwSet, TxValidationCode};
+    use consort_proto::{CommittedBlock, Envelope, Transaction, TxReadWriteSet, TxValidationCode};
     use std::sync::mpsc;
     use std::sync::Mutex;
 
@@ -310,6 +318,46 @@ mod tests {
         }
     }
 
+    /// Pays with the token chaincode: `pay(symbol, from, to, amount)` records
+    /// the payment and calls `token.transfer`, failing with it;
+    /// `try_pay(...)` records a failed transfer instead; `recurse()` calls
+    /// itself; `call(chaincode)` calls `chaincode.f`.
+    struct Market;
+    impl Chaincode for Market {
+        fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError> {
+            let function = stub.function().to_owned();
+            let args = stub.args().to_vec();
+            match function.as_str() {
+                "pay" | "try_pay" => {
+                    let mut transfer = args.clone();
+                    transfer.push(b"market".to_vec());
+                    stub.set_event("paid", &args[1])?;
+                    match stub.invoke_chaincode("token", "transfer", &transfer) {
+                        Ok(balances) => {
+                            stub.put_state("payment/last", &balances)?;
+                            Ok(balances)
+                        }
+                        Err(e) if function == "try_pay" => {
+                            stub.put_state("payment/failed", e.to_string().as_bytes())?;
+                            Ok(b"recovered".to_vec())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                "recurse" => {
+                    let depth = stub.get_state("depth")?.map_or(0, |d| d.len()) + 1;
+                    stub.put_state("depth", &vec![b'x'; depth])?;
+                    stub.invoke_chaincode("market", "recurse", &[])
+                }
+                "call" => {
+                    let callee = String::from_utf8_lossy(&args[0]).into_owned();
+                    stub.invoke_chaincode(&callee, "f", &[])
+                }
+                _ => Err(ChaincodeError::UnknownFunction(function)),
+            }
+        }
+    }
+
     struct Fixture {
         c: Consortium,
         ledger: Arc<Ledger>,
@@ -326,7 +374,9 @@ mod tests {
             let (dir, ledger) = testkit::temp_ledger();
             let mut rules = c.rules();
             let any_peer: Arc<Policy> = Arc::new("OR('Org1MSP.peer')".parse().unwrap());
-            for name in ["panics", "blocks", "fails", "badkey", "ghost", "context"] {
+            for name in [
+                "panics", "blocks", "fails", "badkey", "ghost", "context", "market",
+            ] {
                 rules.policies.insert(name.into(), any_peer.clone());
             }
             let (release, wait) = mpsc::channel();
@@ -336,6 +386,7 @@ mod tests {
             registry.register("fails", Arc::new(FailsAfterWriting));
             registry.register("badkey", Arc::new(WritesEmptyKey));
             registry.register("context", Arc::new(Context));
+            registry.register("market", Arc::new(Market));
             Fixture {
                 c,
                 ledger,
@@ -398,7 +449,9 @@ mod tests {
         );
         assert_eq!(prp.chaincode, "token");
         assert_eq!(prp.response.as_ref(), r.response.as_ref());
-        let rw = TxRwSet::decode(prp.results.as_slice()).unwrap();
+        let rw = TxReadWriteSet::decode(prp.results.as_slice()).unwrap();
+        assert_eq!(rw.ns_rwsets.len(), 1);
+        let rw = &rw.ns_rwsets[0];
         assert_eq!(rw.namespace, "token");
         assert_eq!(rw.writes.len(), 1);
         assert_eq!(rw.writes[0].key, "token/GOLD");
@@ -459,8 +512,8 @@ mod tests {
                 payload: seen,
             })
         );
-        let rw = TxRwSet::decode(prp.results.as_slice()).unwrap();
-        assert_eq!(rw.range_queries.len(), 1);
+        let rw = TxReadWriteSet::decode(prp.results.as_slice()).unwrap();
+        assert_eq!(rw.ns_rwsets[0].range_queries.len(), 1);
         // The transient data itself is in nothing the endorser signs.
         let without_payload = ProposalResponsePayload {
             response: None,
@@ -663,5 +716,239 @@ mod tests {
             f.endorser(0, LONG).process(&signed).await,
             Err(EndorseError::DuplicateTxId(id)) if id == tx_id
         ));
+    }
+
+    /// Commits, as block `ledger.height()`, the state `cc` leaves in
+    /// namespace `ns` after the `calls` on a mock stub.
+    fn seed_with(ledger: &Ledger, ns: &str, cc: &dyn Chaincode, calls: &[(&str, &[&str])]) {
+        let mut mock = chaincode_sdk::MockStub::new(CH);
+        for (function, args) in calls {
+            mock.invoke(cc, function, args).unwrap();
+        }
+        let number = ledger.height();
+        let writes = mock
+            .keys()
+            .into_iter()
+            .map(|key| crate::ledger::StateWrite {
+                namespace: ns.into(),
+                value: mock.state(&key).map(<[u8]>::to_vec),
+                key,
+                tx_num: 0,
+                tx_id: "seed".into(),
+            })
+            .collect();
+        ledger
+            .commit(&BlockUpdate {
+                block: CommittedBlock::default(),
+                number,
+                hash: [number as u8; 32],
+                timestamp_ms: 0,
+                writes,
+                txs: vec![],
+            })
+            .unwrap();
+    }
+
+    /// GOLD with alice holding 100.
+    fn seed_gold(ledger: &Ledger) {
+        seed_with(
+            ledger,
+            "token",
+            &chaincode_sdk::samples::token::Token,
+            &[
+                ("create", &["GOLD", "1000"]),
+                ("issue", &["GOLD", "alice", "100", ""]),
+            ],
+        );
+    }
+
+    fn namespaces(prp: &ProposalResponsePayload) -> TxReadWriteSet {
+        TxReadWriteSet::decode(prp.results.as_slice()).unwrap()
+    }
+
+    fn writes_of(rw: &TxReadWriteSet, ns: &str) -> Vec<(String, Vec<u8>)> {
+        rw.ns_rwsets
+            .iter()
+            .find(|n| n.namespace == ns)
+            .map(|n| {
+                n.writes
+                    .iter()
+                    .map(|w| (w.key.clone(), w.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The envelope of a proposal endorsed by `responses`.
+    fn envelope(
+        creator: &SigningIdentity,
+        signed: &SignedProposal,
+        responses: &[&ProposalResponse],
+    ) -> Vec<u8> {
+        let p = Proposal::decode(signed.proposal_bytes.as_slice()).unwrap();
+        let tx = Transaction {
+            header: p.header,
+            input: p.input,
+            response_payload: responses[0].payload.clone(),
+            endorsements: responses
+                .iter()
+                .map(|r| r.endorsement.clone().unwrap())
+                .collect(),
+        }
+        .encode_to_vec();
+        Envelope {
+            signature: creator.sign(&tx).unwrap(),
+            payload: tx,
+        }
+        .encode_to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_called_chaincode_writes_its_own_namespace_and_needs_its_own_policy() {
+        let f = Fixture::new();
+        seed_gold(&f.ledger);
+        let client = &f.c.orgs[0].client;
+        let (signed, _) = proposal(client, CH, "market", "pay", &["GOLD", "alice", "bob", "30"]);
+        let r1 = f.endorser(0, LONG).process(&signed).await.unwrap();
+        assert_eq!(status(&r1), (200, ""));
+        assert_eq!(
+            r1.response.as_ref().unwrap().payload,
+            br#"{"from":70,"to":30}"#
+        );
+        let prp = ProposalResponsePayload::decode(r1.payload.as_slice()).unwrap();
+        let rw = namespaces(&prp);
+        let names: Vec<&str> = rw.ns_rwsets.iter().map(|n| n.namespace.as_str()).collect();
+        assert_eq!(names, ["market", "token"]);
+        assert_eq!(
+            writes_of(&rw, "token"),
+            vec![
+                ("balance/GOLD/alice".into(), b"70".to_vec()),
+                ("balance/GOLD/bob".into(), b"30".to_vec()),
+            ]
+        );
+        assert_eq!(writes_of(&rw, "market")[0].0, "payment/last");
+        assert_eq!(
+            rw.ns_rwsets[1].reads.len(),
+            3,
+            "token info and both balances"
+        );
+        // Only the invoked chaincode's event.
+        assert_eq!(
+            prp.event.as_ref().map(|e| e.chaincode.as_str()),
+            Some("market")
+        );
+
+        // market's policy (Org1's peer) alone does not satisfy token's (two orgs).
+        let rules = &f.rules;
+        let alone = envelope(client, &signed, &[&r1]);
+        assert_eq!(
+            validation::check_tx(rules, &alone).unwrap_err().code,
+            TxValidationCode::EndorsementPolicyFailure
+        );
+        let r2 = f.endorser(1, LONG).process(&signed).await.unwrap();
+        assert_eq!(r2.payload, r1.payload);
+        let both = envelope(client, &signed, &[&r1, &r2]);
+        let checked = validation::check_tx(rules, &both).unwrap();
+        let outcome = validation::validate_block(&*f.ledger, vec![Ok(checked)]).unwrap();
+        assert_eq!(outcome.codes, vec![TxValidationCode::Valid]);
+        let number = f.ledger.height();
+        f.ledger
+            .commit(&BlockUpdate {
+                block: CommittedBlock::default(),
+                number,
+                hash: [9; 32],
+                timestamp_ms: 0,
+                writes: outcome.writes,
+                txs: outcome.txs,
+            })
+            .unwrap();
+        let value = |ns: &str, key: &str| f.ledger.get_state(ns, key).unwrap().map(|v| v.value);
+        assert_eq!(value("token", "balance/GOLD/bob"), Some(b"30".to_vec()));
+        assert_eq!(
+            value("market", "payment/last"),
+            Some(br#"{"from":70,"to":30}"#.to_vec())
+        );
+        assert_eq!(value("market", "balance/GOLD/bob"), None);
+    }
+
+    #[tokio::test]
+    async fn a_callee_error_fails_the_call_or_is_recovered_without_its_writes() {
+        let f = Fixture::new();
+        seed_gold(&f.ledger);
+        let client = &f.c.orgs[0].client;
+        let e = f.endorser(0, LONG);
+        let (signed, _) = proposal(
+            client,
+            CH,
+            "market",
+            "pay",
+            &["GOLD", "alice", "bob", "500"],
+        );
+        let r = e.process(&signed).await.unwrap();
+        assert_eq!(status(&r).0, 400);
+        assert!(
+            status(&r).1.contains("insufficient balance"),
+            "{}",
+            status(&r).1
+        );
+        assert!(r.endorsement.is_none());
+
+        let (signed, _) = proposal(
+            client,
+            CH,
+            "market",
+            "try_pay",
+            &["GOLD", "alice", "bob", "500"],
+        );
+        let r = e.process(&signed).await.unwrap();
+        assert_eq!(status(&r), (200, ""));
+        let rw = namespaces(&ProposalResponsePayload::decode(r.payload.as_slice()).unwrap());
+        assert!(writes_of(&rw, "token").is_empty());
+        assert!(
+            !rw.ns_rwsets[1].reads.is_empty(),
+            "the callee's reads still count"
+        );
+        assert_eq!(writes_of(&rw, "market")[0].0, "payment/failed");
+    }
+
+    #[tokio::test]
+    async fn calls_to_undefined_chaincodes_and_too_deep_calls_are_refused() {
+        let f = Fixture::new();
+        let client = &f.c.orgs[0].client;
+        let e = f.endorser(0, LONG);
+        for (callee, reason) in [
+            ("nope", "not defined on the channel"),
+            ("ghost", "not installed on this peer"),
+            ("_lifecycle", "system namespaces cannot be called"),
+        ] {
+            let (signed, _) = proposal(client, CH, "market", "call", &[callee]);
+            let r = e.process(&signed).await.unwrap();
+            assert_eq!(
+                status(&r),
+                (
+                    400,
+                    format!("cannot call chaincode '{callee}': {reason}").as_str()
+                )
+            );
+        }
+        // A callee's event is dropped; its range scan is recorded under its namespace.
+        let (signed, _) = proposal(client, CH, "market", "call", &["context"]);
+        let r = e.process(&signed).await.unwrap();
+        assert_eq!(status(&r), (200, ""));
+        let prp = ProposalResponsePayload::decode(r.payload.as_slice()).unwrap();
+        assert_eq!(prp.event, None);
+        let rw = namespaces(&prp);
+        assert_eq!(rw.ns_rwsets[0].namespace, "context");
+        assert_eq!(rw.ns_rwsets[0].range_queries.len(), 1);
+
+        let (signed, _) = proposal(client, CH, "market", "recurse", &[]);
+        let r = e.process(&signed).await.unwrap();
+        assert_eq!(
+            status(&r),
+            (
+                400,
+                "cannot call chaincode 'market': chaincode calls nest deeper than 8"
+            )
+        );
     }
 }

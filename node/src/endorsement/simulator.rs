@@ -4,38 +4,52 @@
 //! buffers writes; nothing touches the ledger until the transaction is
 //! ordered and validated. Range and composite-key queries run the SDK's
 //! shared [`Query`] over the ledger, as `MockStub` runs it over a map.
+//!
+//! A chaincode may call another ([`ChaincodeStub::invoke_chaincode`]): the
+//! callee runs on the same simulator, in the same transaction, against its
+//! own namespace, and what it reads and writes is recorded under that
+//! namespace (see [`Recording`]).
 
+use super::callees::Callees;
+use super::recording::Recording;
 use crate::ledger::{Ledger, LedgerError};
 use chaincode_sdk::query::{validate_key, KeyValue, Query, QueryOutcome, SortedSource};
-use chaincode_sdk::stub::validate_event_name;
+use chaincode_sdk::stub::{validate_event_name, MAX_CALL_DEPTH};
 use chaincode_sdk::{ChaincodeError, ChaincodeStub, Creator, KeyModification};
-use consort_proto::{ChaincodeEvent, KvRead, KvWrite, RangeQueryInfo, TxRwSet, Version};
+use consort_proto::{ChaincodeEvent, KvRead, RangeQueryInfo, TxReadWriteSet, Version};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+/// One running chaincode invocation: the invoked chaincode, or one it called.
+#[derive(Debug)]
+struct Frame {
+    namespace: String,
+    function: String,
+    args: Vec<Vec<u8>>,
+}
 
 /// A chaincode's view of one proposal.
 pub struct Simulator {
     ledger: Arc<Ledger>,
-    namespace: String,
-    function: String,
-    args: Vec<Vec<u8>>,
+    callees: Arc<Callees>,
+    /// The running invocations, the invoked chaincode first; never empty.
+    frames: Vec<Frame>,
     tx_id: String,
     channel_id: String,
     creator: Creator,
     timestamp_ms: i64,
     transient: BTreeMap<String, Vec<u8>>,
-    reads: BTreeMap<String, Option<Version>>,
-    writes: BTreeMap<String, Option<Vec<u8>>>,
-    range_queries: Vec<RangeQueryInfo>,
+    recording: Recording,
+    /// The invoked chaincode's event (a callee's is dropped).
     event: Option<(String, Vec<u8>)>,
 }
 
 /// What a simulation produced for the endorser to sign.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimulationResults {
-    /// Reads, range scans and writes.
-    pub rwset: TxRwSet,
-    /// The event the chaincode set last, if any.
+    /// Reads, range scans and writes, per namespace.
+    pub rwset: TxReadWriteSet,
+    /// The event the invoked chaincode set last, if any.
     pub event: Option<ChaincodeEvent>,
 }
 
@@ -97,68 +111,69 @@ fn state_err(e: LedgerError) -> ChaincodeError {
 }
 
 impl Simulator {
-    /// A simulator over the ledger's current state.
+    /// A simulator over the ledger's current state, with no chaincode to call.
     pub fn new(ledger: Arc<Ledger>, input: SimulationInput) -> Self {
         Simulator {
             ledger,
-            namespace: input.namespace,
-            function: input.function,
-            args: input.args,
+            callees: Arc::new(Callees::default()),
+            recording: Recording::new(&input.namespace),
+            frames: vec![Frame {
+                namespace: input.namespace,
+                function: input.function,
+                args: input.args,
+            }],
             tx_id: input.tx_id,
             channel_id: input.channel_id,
             creator: input.creator,
             timestamp_ms: input.timestamp_ms,
             transient: input.transient,
-            reads: BTreeMap::new(),
-            writes: BTreeMap::new(),
-            range_queries: Vec::new(),
             event: None,
         }
     }
 
-    /// The recorded reads and writes, sorted by key, the range scans in the
-    /// order made, and the event.
+    /// The chaincodes this transaction may call.
+    pub fn with_callees(mut self, callees: Arc<Callees>) -> Self {
+        self.callees = callees;
+        self
+    }
+
+    /// The running invocation.
+    fn frame(&self) -> &Frame {
+        // `frames` is never empty: the invoked chaincode's frame is never popped.
+        &self.frames[self.frames.len() - 1]
+    }
+
+    /// The namespace of the running invocation.
+    fn namespace(&self) -> &str {
+        &self.frame().namespace
+    }
+
+    /// The recorded read/write set and the invoked chaincode's event.
     pub fn into_results(self) -> SimulationResults {
-        let event = self.event.clone().map(|(name, payload)| ChaincodeEvent {
-            chaincode: self.namespace.clone(),
+        let event = self.event.map(|(name, payload)| ChaincodeEvent {
+            chaincode: self.frames[0].namespace.clone(),
             name,
             payload,
         });
         SimulationResults {
-            rwset: self.into_rwset(),
+            rwset: self.recording.into_rwset(),
             event,
         }
     }
 
-    /// The recorded reads and writes, sorted by key, and the range scans in the order made.
-    pub fn into_rwset(self) -> TxRwSet {
-        TxRwSet {
-            namespace: self.namespace,
-            reads: self
-                .reads
-                .into_iter()
-                .map(|(key, version)| KvRead { key, version })
-                .collect(),
-            writes: self
-                .writes
-                .into_iter()
-                .map(|(key, value)| KvWrite {
-                    key,
-                    is_delete: value.is_none(),
-                    value: value.unwrap_or_default(),
-                })
-                .collect(),
-            range_queries: self.range_queries,
-        }
+    /// The recorded read/write set: namespaces sorted by name, reads and
+    /// writes sorted by key, range scans in the order made.
+    pub fn into_rwset(self) -> TxReadWriteSet {
+        self.recording.into_rwset()
     }
 }
 
 impl ChaincodeStub for Simulator {
     fn function(&self) -> &str {
-        &self.function
+        &self.frame().function
     }
     fn args(&self) -> &[Vec<u8>] {
-        &self.args
+        &self.frame().args
     }
     fn tx_id(&self) -> &str {
         &self.tx_id
@@ -171,28 +186,27 @@ impl ChaincodeStub for Simulator {
     }
 
     fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, ChaincodeError> {
-        if let Some(w) = self.writes.get(key) {
-            return Ok(w.clone());
+        let namespace = self.namespace().to_owned();
+        if let Some(pending) = self.recording.pending(&namespace, key) {
+            return Ok(pending);
         }
-        let current = self
-            .ledger
-            .get_state(&self.namespace, key)
-            .map_err(state_err)?;
-        self.reads
-            .entry(key.to_string())
-            .or_insert_with(|| current.as_ref().map(|v| v.version));
+        let current = self.ledger.get_state(&namespace, key).map_err(state_err)?;
+        self.recording
+            .read(&namespace, key, current.as_ref().map(|v| v.version));
         Ok(current.map(|v| v.value))
     }
 
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), ChaincodeError> {
         validate_key(key)?;
-        self.writes.insert(key.to_string(), Some(value.to_vec()));
+        let namespace = self.namespace().to_owned();
+        self.recording.write(&namespace, key, Some(value.to_vec()));
         Ok(())
     }
 
     fn del_state(&mut self, key: &str) -> Result<(), ChaincodeError> {
         validate_key(key)?;
-        self.writes.insert(key.to_string(), None);
+        let namespace = self.namespace().to_owned();
+        self.recording.write(&namespace, key, None);
         Ok(())
     }
 
@@ -206,14 +220,17 @@ impl ChaincodeStub for Simulator {
 
     fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), ChaincodeError> {
         validate_event_name(name)?;
-        self.event = Some((name.to_string(), payload.to_vec()));
+        if self.frames.len() == 1 {
+            self.event = Some((name.to_string(), payload.to_vec()));
+        }
         Ok(())
     }
 
     fn execute_query(&mut self, query: &Query) -> Result<QueryOutcome, ChaincodeError> {
+        let namespace = self.namespace().to_owned();
         let mut source = LedgerSource {
             ledger: &self.ledger,
-            namespace: &self.namespace,
+            namespace: &namespace,
             versions: HashMap::new(),
         };
         let outcome = query.run(&mut source)?;
@@ -225,12 +242,15 @@ impl ChaincodeStub for Simulator {
                 version: source.versions.get(&entry.key).copied(),
             })
             .collect();
-        self.range_queries.push(RangeQueryInfo {
-            start_key: outcome.scanned.start_key.clone(),
-            end_key: outcome.scanned.end_key.clone(),
-            itr_exhausted: outcome.scanned.exhausted,
-            reads,
-        });
+        self.recording.range(
+            &namespace,
+            RangeQueryInfo {
+                start_key: outcome.scanned.start_key.clone(),
+                end_key: outcome.scanned.end_key.clone(),
+                itr_exhausted: outcome.scanned.exhausted,
+                reads,
+            },
+        );
         Ok(outcome)
     }
 
@@ -238,7 +258,7 @@ impl ChaincodeStub for Simulator {
         validate_key(key)?;
         let history = self
             .ledger
-            .history(&self.namespace, key)
+            .history(self.namespace(), key)
             .map_err(state_err)?;
         Ok(history
             .into_iter()
@@ -250,6 +270,36 @@ impl ChaincodeStub for Simulator {
             })
             .collect())
     }
+
+    #[tracing::instrument(skip_all, fields(tx_id = %self.tx_id, callee = chaincode, function = function))]
+    fn invoke_chaincode(
+        &mut self,
+        chaincode: &str,
+        function: &str,
+        args: &[Vec<u8>],
+    ) -> Result<Vec<u8>, ChaincodeError> {
+        if self.frames.len() > MAX_CALL_DEPTH {
+            return Err(ChaincodeError::Call {
+                chaincode: chaincode.to_owned(),
+                reason: format!("chaincode calls nest deeper than {MAX_CALL_DEPTH}"),
+            });
+        }
+        let callee = self.callees.resolve(chaincode)?;
+        self.recording.touch(chaincode);
+        self.recording.begin_call();
+        self.frames.push(Frame {
+            namespace: chaincode.to_owned(),
+            function: function.to_owned(),
+            args: args.to_vec(),
+        });
+        let result = callee.invoke(self);
+        self.frames.pop();
+        self.recording.end_call(result.is_ok());
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "called chaincode failed; its writes are discarded");
+        }
+        result
+    }
 }
 
 #[cfg(test)]
@@ -257,7 +307,7 @@ mod tests {
     use super::*;
     use crate::ledger::{BlockUpdate, StateWrite};
     use crate::testkit::{temp_ledger, version};
-    use consort_proto::CommittedBlock;
+    use consort_proto::{CommittedBlock, TxRwSet};
 
     fn simulator(ledger: &Arc<Ledger>) -> Simulator {
         Simulator::new(
@@ -273,6 +323,7 @@ mod tests {
                     role: "client".into(),
                     subject: "user1".into(),
                     cert_der: vec![],
+                    attributes: Default::default(),
                 },
                 timestamp_ms: 1_700_000_000_000,
                 transient: [("secret".to_string(), b"s3".to_vec())].into(),
@@ -303,6 +354,14 @@ mod tests {
                 txs: vec![],
             })
             .unwrap();
+    }
+
+    /// The only namespace of a transaction that ran "token" alone.
+    fn token_rw(rw: TxReadWriteSet) -> TxRwSet {
+        assert_eq!(rw.ns_rwsets.len(), 1, "{rw:?}");
+        let ns = rw.ns_rwsets.into_iter().next().unwrap();
+        assert_eq!(ns.namespace, "token");
+        ns
     }
 
     fn reads(rw: &TxRwSet) -> Vec<(&str, Option<Version>)> {
@@ -341,7 +400,7 @@ mod tests {
         assert_eq!(sim.get_state("a").unwrap(), Some(b"1".to_vec()));
         // Another namespace's key is not visible.
         assert_eq!(sim.get_state("c").unwrap(), None);
-        let rw = sim.into_rwset();
+        let rw = token_rw(sim.into_rwset());
         assert_eq!(rw.namespace, "token");
         assert_eq!(
             reads(&rw),
@@ -367,7 +426,7 @@ mod tests {
         sim.get_state("a").unwrap();
         sim.get_state("new").unwrap();
         assert_eq!(
-            reads(&sim.into_rwset()),
+            reads(&token_rw(sim.into_rwset())),
             vec![("a", Some(version(0, 0))), ("new", None)]
         );
     }
@@ -405,7 +464,7 @@ mod tests {
         assert_eq!(ledger.get_state("token", "a").unwrap().unwrap().value, b"1");
         assert!(ledger.get_state("token", "d").unwrap().is_some());
 
-        let rw = sim.into_rwset();
+        let rw = token_rw(sim.into_rwset());
         assert_eq!(reads(&rw), vec![("b", Some(version(0, 1)))]);
         assert_eq!(
             writes(&rw),
@@ -431,7 +490,7 @@ mod tests {
         for k in ["z", "m", "y"] {
             sim.get_state(k).unwrap();
         }
-        let rw = sim.into_rwset();
+        let rw = token_rw(sim.into_rwset());
         let read_keys: Vec<&str> = rw.reads.iter().map(|r| r.key.as_str()).collect();
         let write_keys: Vec<&str> = rw.writes.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(read_keys, vec!["m", "y", "z"]);
@@ -518,7 +577,7 @@ mod tests {
             .get_state_by_range_with_pagination("b", "", 2, &meta.bookmark)
             .unwrap();
         assert_eq!((last.len(), last_meta.bookmark.as_str()), (1, ""));
-        let rw = sim.into_rwset();
+        let rw = token_rw(sim.into_rwset());
         assert!(rw.reads.is_empty(), "range results are not point reads");
         assert_eq!(rw.range_queries.len(), 3);
         let (full, first, second) = (
@@ -630,7 +689,8 @@ mod tests {
                 payload: b"2".to_vec(),
             })
         );
-        assert!(results.rwset.reads.is_empty() && results.rwset.range_queries.is_empty());
+        let rw = token_rw(results.rwset);
+        assert!(rw.reads.is_empty() && rw.range_queries.is_empty());
     }
 
     #[test]
@@ -647,7 +707,7 @@ mod tests {
                 "del {key:?}"
             );
         }
-        let rw = sim.into_rwset();
+        let rw = token_rw(sim.into_rwset());
         assert!(rw.writes.is_empty() && rw.reads.is_empty());
     }
 }

@@ -4,6 +4,7 @@
 //! ordering service and reports commit status and block events. It also
 //! serves the peer-to-peer `Endorser` service.
 
+pub mod plan;
 pub mod status;
 
 use crate::endorsement::endorser::{check_proposal, EndorseError, Endorser};
@@ -217,7 +218,7 @@ impl Gateway for GatewayService {
         let in_force = self.p.endorser.definitions();
         let rules = in_force.rules();
         let checked = check_proposal(rules, &signed).map_err(|e| status::endorse(&e))?;
-        let policy = rules
+        let invoked_policy = rules
             .policies
             .get(&checked.header.chaincode)
             .ok_or_else(|| {
@@ -225,15 +226,19 @@ impl Gateway for GatewayService {
             })?
             .clone();
         // A `_lifecycle` approval writes only the approving org's key.
-        let policy = if checked.header.chaincode == lifecycle::NAMESPACE {
+        let invoked_policy = if checked.header.chaincode == lifecycle::NAMESPACE {
             Arc::new(lifecycle::key_policy::endorsement_plan(
                 &checked.input.function,
                 &checked.creator.msp_id,
-                &policy,
+                &invoked_policy,
             ))
         } else {
-            policy
+            invoked_policy
         };
+        // Joined by the policies of the called chaincodes whose namespaces
+        // the endorsed result writes, once it shows them.
+        let mut policies = vec![invoked_policy];
+        let mut widenings = 0;
         let mut available: Vec<String> = self.p.peers_by_org.keys().cloned().collect();
         available.push(self.p.msp_id.clone());
         available.sort();
@@ -247,8 +252,16 @@ impl Gateway for GatewayService {
                 .filter(|o| !failed.contains(*o))
                 .cloned()
                 .collect();
-            let Some(orgs) = policy.pick_orgs(std::slice::from_ref(&self.p.msp_id), &candidates)
-            else {
+            let Some(orgs) = plan::pick_orgs_for_all(
+                &policies,
+                std::slice::from_ref(&self.p.msp_id),
+                &candidates,
+            ) else {
+                let policy = policies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and ");
                 return Err(Status::unavailable(format!(
                     "cannot satisfy endorsement policy {policy} with reachable peers; failures: {}",
                     if failures.is_empty() {
@@ -283,9 +296,7 @@ impl Gateway for GatewayService {
                 .filter(|(_, r)| r.response.as_ref().map(|r| r.status) == Some(200))
                 .count();
             let Some((first_org, first)) = answers.first() else {
-                return Err(Status::internal(format!(
-                    "policy {policy} selected no endorsing org"
-                )));
+                return Err(Status::internal("the endorsement policies selected no org"));
             };
             if succeeded == 0 {
                 return Err(chaincode_failure(
@@ -307,6 +318,28 @@ impl Gateway for GatewayService {
                     )));
                 }
                 tokio::time::sleep(MISMATCH_BACKOFF * mismatches).await;
+                continue;
+            }
+            let unmet: Vec<Arc<crate::policy::Policy>> =
+                plan::written_policies(rules, &checked.header.chaincode, &first.payload)
+                    .into_iter()
+                    .filter(|p| !plan::satisfied_by_orgs(p, &orgs))
+                    .collect();
+            if !unmet.is_empty() {
+                // The result writes a called chaincode's namespace whose
+                // policy these orgs do not satisfy: ask enough orgs for all.
+                widenings += 1;
+                if widenings > MISMATCH_RETRIES {
+                    return Err(Status::aborted(
+                        "the chaincodes this transaction writes kept changing between endorsements",
+                    ));
+                }
+                for p in unmet {
+                    tracing::debug!(policy = %p, "endorsing for a called chaincode's policy too");
+                    if !policies.contains(&p) {
+                        policies.push(p);
+                    }
+                }
                 continue;
             }
             let mut endorsements = Vec::new();

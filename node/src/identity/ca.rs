@@ -1,11 +1,13 @@
 //! An organisation's certificate authority: makes the CA and issues member
 //! certificates (what `consort crypto generate` and the tests use).
 
+use super::cert::AttributesJson;
 use super::Role;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
 };
+use std::collections::BTreeMap;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -15,7 +17,13 @@ pub enum CaError {
     /// Key generation, parameter or signing failure inside rcgen.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),
+    /// The attributes could not be encoded.
+    #[error("certificate attributes: {0}")]
+    Attributes(String),
 }
+
+/// [`super::cert::OID_ATTRIBUTES`] as arcs.
+const ATTRIBUTES_OID: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 8, 1];
 
 /// The key algorithm of a generated identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -66,6 +74,9 @@ pub struct IssueRequest {
     pub not_before: OffsetDateTime,
     /// End of validity.
     pub not_after: OffsetDateTime,
+    /// Attributes for attribute-based access control, written in the
+    /// attribute extension (`cert::OID_ATTRIBUTES`) when not empty.
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl IssueRequest {
@@ -79,6 +90,7 @@ impl IssueRequest {
             kind: KeyKind::Ed25519,
             not_before: now - Duration::from_secs(3600),
             not_after: now + Duration::from_secs(10 * 365 * 24 * 3600),
+            attributes: BTreeMap::new(),
         }
     }
 }
@@ -178,6 +190,15 @@ impl CertAuthority {
         params.not_after = req.not_after;
         params.serial_number = Some(random_serial());
         params.use_authority_key_identifier_extension = true;
+        if !req.attributes.is_empty() {
+            let json = serde_json::to_vec(&AttributesJson {
+                attrs: req.attributes.clone(),
+            })
+            .map_err(|e| CaError::Attributes(e.to_string()))?;
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(ATTRIBUTES_OID, json));
+        }
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(IssuedCert {
             cert_der: cert.der().to_vec(),

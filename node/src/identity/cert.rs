@@ -1,6 +1,7 @@
 //! Parsing a certificate once into what the node needs from it.
 
 use super::Role;
+use std::collections::BTreeMap;
 use x509_parser::prelude::*;
 
 /// Why a certificate could not be used.
@@ -70,6 +71,19 @@ pub struct CertInfo {
     pub is_ca: bool,
     /// Subject public key.
     pub public_key: PublicKey,
+    /// Attributes from the attribute extension ([`OID_ATTRIBUTES`]); empty without one.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The extension carrying a member's attributes, as Fabric CA writes it:
+/// the JSON `{"attrs": {"name": "value", ...}}` as the extension's value.
+pub const OID_ATTRIBUTES: &str = "1.2.3.4.5.6.7.8.1";
+
+/// The attribute extension's JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct AttributesJson {
+    /// Attribute names and values.
+    pub attrs: BTreeMap<String, String>,
 }
 
 const OID_ED25519: &str = "1.3.101.112";
@@ -114,6 +128,15 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CertError> {
         .iter_organizational_unit()
         .filter_map(|a| a.as_str().ok())
         .find_map(|ou| ou.parse::<Role>().ok());
+    let mut attributes = BTreeMap::new();
+    for ext in cert.extensions() {
+        if ext.oid.to_id_string() == OID_ATTRIBUTES {
+            let parsed: AttributesJson = serde_json::from_slice(ext.value).map_err(|e| {
+                CertError::Malformed(format!("attribute extension is not valid JSON: {e}"))
+            })?;
+            attributes = parsed.attrs;
+        }
+    }
     let is_ca = cert
         .basic_constraints()
         .ok()
@@ -132,6 +155,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CertError> {
             alg,
             bytes: spki.subject_public_key.data.to_vec(),
         },
+        attributes,
     })
 }
 
@@ -176,6 +200,24 @@ mod tests {
     use super::*;
     use crate::identity::now_unix;
     use crate::testkit::Consortium;
+
+    #[test]
+    fn attributes_round_trip_through_the_attribute_extension() {
+        use crate::identity::ca::{CertAuthority, IssueRequest, KeyKind};
+        let ca = CertAuthority::generate("Org1MSP", KeyKind::Ed25519).unwrap();
+        let mut req = IssueRequest::new("auditor1@org1", Role::Client, vec![]);
+        req.attributes = BTreeMap::from([
+            ("department".to_owned(), "audit".to_owned()),
+            ("level".to_owned(), "3".to_owned()),
+        ]);
+        let issued = ca.issue(&req).unwrap();
+        let info = parse(&issued.cert_der).unwrap();
+        assert_eq!(info.attributes, req.attributes);
+        let plain = ca
+            .issue(&IssueRequest::new("user1@org1", Role::Client, vec![]))
+            .unwrap();
+        assert!(parse(&plain.cert_der).unwrap().attributes.is_empty());
+    }
 
     #[test]
     fn parses_member_and_ca_certificates() {

@@ -66,6 +66,8 @@ pub struct Identity {
     pub subject: String,
     /// The certificate, DER.
     pub cert_der: Vec<u8>,
+    /// Attributes from the certificate's attribute extension.
+    pub attributes: std::collections::BTreeMap<String, String>,
     /// The key that verifies its signatures.
     pub public_key: PublicKey,
     /// Start of validity, Unix seconds.
@@ -252,6 +254,7 @@ impl Msp {
             role,
             subject: info.subject_cn,
             cert_der: cert_der.to_vec(),
+            attributes: info.attributes,
             public_key: info.public_key,
             not_before: info.not_before,
             not_after: info.not_after,
@@ -306,6 +309,22 @@ mod tests {
                 assert!(Arc::ptr_eq(&id, &again));
             }
         }
+    }
+
+    #[test]
+    fn a_members_certificate_attributes_reach_its_identity() {
+        use crate::identity::ca::IssueRequest;
+        let c = Consortium::new(1);
+        let mut req = IssueRequest::new("auditor@org1", Role::Client, vec![]);
+        req.attributes = [("department".to_owned(), "audit".to_owned())].into();
+        let issued = c.orgs[0].ca.issue(&req).unwrap();
+        let id = c
+            .msp
+            .validate(&serialized("Org1MSP", &issued.cert_der))
+            .unwrap();
+        assert_eq!(id.attributes, req.attributes);
+        let plain = c.msp.validate(c.orgs[0].client.serialized()).unwrap();
+        assert!(plain.attributes.is_empty());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub const TABLE: &[(Code, &str)] = &[
     (Code::DuplicateTxid, "a transaction with this ID was already committed"),
     (
         Code::EndorsementPolicyFailure,
-        "the valid endorsements do not satisfy the chaincode's endorsement policy",
+        "the valid endorsements do not satisfy the endorsement policy of the invoked chaincode and of every chaincode the transaction writes",
     ),
     (Code::MvccReadConflict, "a key the transaction read was changed after it was read"),
     (
@@ -30,7 +30,10 @@ pub const TABLE: &[(Code, &str)] = &[
     ),
     (Code::TargetChainNotFound, "the transaction is for another channel"),
     (Code::BadResponsePayload, "the proposal response payload does not decode"),
-    (Code::BadRwset, "the read/write set does not decode or names another chaincode"),
+    (
+        Code::BadRwset,
+        "the read/write set does not decode, repeats or misorders a namespace, misses the invoked chaincode's, or names an undefined one",
+    ),
     (Code::InvalidChaincode, "the chaincode is not defined on the channel"),
     (Code::NotValidated, "not validated yet"),
     (Code::InvalidOtherReason, "invalid for another reason"),

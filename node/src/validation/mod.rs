@@ -14,10 +14,11 @@ pub mod codes;
 
 use crate::identity::Msp;
 use crate::ledger::StateWrite;
+use crate::lifecycle::{key_policy, NAMESPACE};
 use crate::policy::Policy;
 use consort_proto::{
-    Envelope, ProposalHeader, ProposalResponsePayload, RangeQueryInfo, Transaction, TxRwSet,
-    TxValidationCode as Code, Version,
+    Envelope, ProposalHeader, ProposalResponsePayload, RangeQueryInfo, Transaction, TxReadWriteSet,
+    TxRwSet, TxValidationCode as Code, Version,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -31,7 +32,10 @@ pub struct ChannelRules {
     pub channel_id: String,
     /// Its members.
     pub msp: Arc<Msp>,
-    /// Endorsement policy per chaincode name.
+    /// Endorsement policy per namespace: each chaincode defined on the
+    /// channel by its name. A system namespace (a name starting with `_`,
+    /// see [`crate::endorsement::callees::is_system_namespace`]) may be
+    /// written only if it has an entry here, whose policy then applies.
     pub policies: HashMap<String, Arc<Policy>>,
 }
 
@@ -82,8 +86,8 @@ impl StateView for crate::ledger::Ledger {
 pub struct CheckedTx {
     /// Its ID.
     pub tx_id: String,
-    /// Its reads and writes.
-    pub rwset: TxRwSet,
+    /// Its reads and writes, per namespace (sorted, each namespace once).
+    pub rwset: TxReadWriteSet,
 }
 
 /// A transaction that failed phase 1.
@@ -157,7 +161,7 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
         tx_id: Some(header.tx_id.clone()),
         code,
     };
-    let policy = rules
+    let invoked_policy = rules
         .policies
         .get(&header.chaincode)
         .ok_or_else(|| rejected(Code::InvalidChaincode))?;
@@ -169,10 +173,10 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
     {
         return Err(rejected(Code::InvalidEndorserTransaction));
     }
-    let rwset = TxRwSet::decode(prp.results.as_slice()).map_err(|_| rejected(Code::BadRwset))?;
-    if rwset.namespace != header.chaincode {
-        return Err(rejected(Code::BadRwset));
-    }
+    let rwset =
+        TxReadWriteSet::decode(prp.results.as_slice()).map_err(|_| rejected(Code::BadRwset))?;
+    let policies = policies_to_satisfy(rules, &header.chaincode, invoked_policy, &rwset.ns_rwsets)
+        .ok_or_else(|| rejected(Code::BadRwset))?;
     let mut seen = HashSet::new();
     let mut signers = Vec::with_capacity(tx.endorsements.len());
     for e in &tx.endorsements {
@@ -187,13 +191,8 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
             signers.push(endorser.signer());
         }
     }
-    // `_lifecycle` has a policy per key written (an org's approval needs
-    // that org's peer); every other namespace one policy for the chaincode.
-    let endorsed = if header.chaincode == crate::lifecycle::NAMESPACE {
-        crate::lifecycle::key_policy::endorsed(&rwset, policy, &signers)
-    } else {
-        policy.evaluate(&signers)
-    };
+    let endorsed = policies.iter().all(|policy| policy.evaluate(&signers))
+        && lifecycle_endorsed(rules, &header.chaincode, &rwset.ns_rwsets, &signers);
     if !endorsed {
         return Err(rejected(Code::EndorsementPolicyFailure));
     }
@@ -201,6 +200,61 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
         tx_id: header.tx_id,
         rwset,
     })
+}
+
+/// The endorsement policies a transaction invoking `invoked` must satisfy:
+/// the invoked chaincode's, and that of every other namespace it writes
+/// (a namespace it only reads needs none). `None` when the read/write set is
+/// malformed: namespaces out of order or repeated, the invoked chaincode's
+/// missing, or a namespace without a policy (not a defined chaincode nor a
+/// system namespace given a policy).
+fn policies_to_satisfy<'a>(
+    rules: &'a ChannelRules,
+    invoked: &str,
+    invoked_policy: &'a Arc<Policy>,
+    ns_rwsets: &[TxRwSet],
+) -> Option<Vec<&'a Arc<Policy>>> {
+    let sorted = ns_rwsets
+        .windows(2)
+        .all(|pair| pair[0].namespace < pair[1].namespace);
+    if !sorted || !ns_rwsets.iter().any(|ns| ns.namespace == invoked) {
+        return None;
+    }
+    // `_lifecycle` has a policy per key instead: see `lifecycle_endorsed`.
+    let mut policies = Vec::new();
+    if invoked != NAMESPACE {
+        policies.push(invoked_policy);
+    }
+    for ns in ns_rwsets {
+        let policy = rules.policies.get(&ns.namespace)?;
+        if ns.namespace != invoked && ns.namespace != NAMESPACE && !ns.writes.is_empty() {
+            policies.push(policy);
+        }
+    }
+    Some(policies)
+}
+
+/// Whether `signers` endorse the `_lifecycle` part of a read/write set,
+/// which has a policy per key written (an org's approval needs a peer of
+/// that org, a definition the lifecycle policy). A transaction invoking
+/// `_lifecycle` and writing nothing needs the lifecycle policy; one that
+/// only reads `_lifecycle` from another chaincode needs nothing more.
+fn lifecycle_endorsed(
+    rules: &ChannelRules,
+    invoked: &str,
+    ns_rwsets: &[TxRwSet],
+    signers: &[crate::policy::Signer],
+) -> bool {
+    let Some(ns) = ns_rwsets.iter().find(|ns| ns.namespace == NAMESPACE) else {
+        return true;
+    };
+    if ns.writes.is_empty() && invoked != NAMESPACE {
+        return true;
+    }
+    rules
+        .policies
+        .get(NAMESPACE)
+        .is_some_and(|lifecycle| key_policy::endorsed(ns, lifecycle, signers))
 }
 
 /// The outcome of validating a block.
@@ -242,40 +296,54 @@ pub fn validate_block<S: StateView>(
             continue;
         }
         ids_in_block.insert(tx.tx_id.clone());
-        let ns = &tx.rwset.namespace;
-        let mut code = Code::Valid;
-        for read in &tx.rwset.reads {
-            if dirty.contains_key(&(ns.clone(), read.key.clone()))
-                || state.version(ns, &read.key)? != read.version
-            {
-                code = Code::MvccReadConflict;
-                break;
-            }
-        }
+        let code = read_conflict(state, &dirty, &tx.rwset)?;
         if code == Code::Valid {
-            for range in &tx.rwset.range_queries {
-                if !range_unchanged(state, &dirty, ns, range)? {
-                    code = Code::PhantomReadConflict;
-                    break;
+            for ns in &tx.rwset.ns_rwsets {
+                for w in &ns.writes {
+                    dirty.insert((ns.namespace.clone(), w.key.clone()), w.is_delete);
+                    out.writes.push(StateWrite {
+                        namespace: ns.namespace.clone(),
+                        key: w.key.clone(),
+                        value: (!w.is_delete).then(|| w.value.clone()),
+                        tx_num: num,
+                        tx_id: tx.tx_id.clone(),
+                    });
                 }
-            }
-        }
-        if code == Code::Valid {
-            for w in &tx.rwset.writes {
-                dirty.insert((ns.clone(), w.key.clone()), w.is_delete);
-                out.writes.push(StateWrite {
-                    namespace: ns.clone(),
-                    key: w.key.clone(),
-                    value: (!w.is_delete).then(|| w.value.clone()),
-                    tx_num: num,
-                    tx_id: tx.tx_id.clone(),
-                });
             }
         }
         out.txs.push((tx.tx_id, num, code));
         out.codes.push(code);
     }
     Ok(out)
+}
+
+/// `VALID`, or the conflict that invalidates a transaction's reads in any
+/// namespace: `MVCC_READ_CONFLICT` when a key read was written by an earlier
+/// valid transaction of the block or has another committed version now
+/// (checked in every namespace first), then `PHANTOM_READ_CONFLICT` when a
+/// scanned range changed.
+fn read_conflict<S: StateView>(
+    state: &S,
+    dirty: &BlockWrites,
+    rwset: &TxReadWriteSet,
+) -> Result<Code, S::Error> {
+    for ns in &rwset.ns_rwsets {
+        for read in &ns.reads {
+            if dirty.contains_key(&(ns.namespace.clone(), read.key.clone()))
+                || state.version(&ns.namespace, &read.key)? != read.version
+            {
+                return Ok(Code::MvccReadConflict);
+            }
+        }
+    }
+    for ns in &rwset.ns_rwsets {
+        for range in &ns.range_queries {
+            if !range_unchanged(state, dirty, &ns.namespace, range)? {
+                return Ok(Code::PhantomReadConflict);
+            }
+        }
+    }
+    Ok(Code::Valid)
 }
 
 /// Keys written by earlier valid transactions of the block being validated,

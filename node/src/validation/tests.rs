@@ -1,18 +1,23 @@
 use super::*;
 use crate::testkit::{endorsed_envelope, Consortium};
-use consort_proto::{KvRead, KvWrite, RangeQueryInfo, TxRwSet, Version};
+use consort_proto::{KvRead, KvWrite, RangeQueryInfo, TxReadWriteSet, TxRwSet, Version};
 use std::collections::HashMap;
 
-/// An in-memory state view for phase-2 tests.
+/// An in-memory state view for phase-2 tests: `versions` of namespace
+/// "token", `others` of any other namespace by (namespace, key).
 #[derive(Default)]
 struct Mem {
     versions: HashMap<String, Version>,
+    others: HashMap<(String, String), Version>,
     txids: HashSet<String>,
 }
 
 impl StateView for Mem {
     type Error = std::convert::Infallible;
-    fn version(&self, _ns: &str, key: &str) -> Result<Option<Version>, Self::Error> {
+    fn version(&self, ns: &str, key: &str) -> Result<Option<Version>, Self::Error> {
+        if ns != "token" {
+            return Ok(self.others.get(&(ns.to_owned(), key.to_owned())).copied());
+        }
         Ok(self.versions.get(key).copied())
     }
     fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error> {
@@ -20,14 +25,22 @@ impl StateView for Mem {
     }
     fn range_versions(
         &self,
-        _ns: &str,
+        ns: &str,
         start: &str,
         end: &str,
         limit: usize,
     ) -> Result<Vec<(String, Version)>, Self::Error> {
-        let mut inside: Vec<(String, Version)> = self
-            .versions
-            .iter()
+        let of_ns: HashMap<&String, &Version> = if ns == "token" {
+            self.versions.iter().collect()
+        } else {
+            self.others
+                .iter()
+                .filter(|((n, _), _)| n == ns)
+                .map(|((_, k), v)| (k, v))
+                .collect()
+        };
+        let mut inside: Vec<(String, Version)> = of_ns
+            .into_iter()
             .filter(|(k, _)| start <= k.as_str() && (end.is_empty() || k.as_str() < end))
             .map(|(k, v)| (k.clone(), *v))
             .collect();
@@ -196,7 +209,10 @@ fn tampering_is_caught() {
     let mut env = Envelope::decode(t.as_slice()).unwrap();
     let mut tx = Transaction::decode(env.payload.as_slice()).unwrap();
     let mut prp = ProposalResponsePayload::decode(tx.response_payload.as_slice()).unwrap();
-    prp.results = rw(&[], &[("k", "stolen")]).encode_to_vec();
+    prp.results = TxReadWriteSet {
+        ns_rwsets: vec![rw(&[], &[("k", "stolen")])],
+    }
+    .encode_to_vec();
     tx.response_payload = prp.encode_to_vec();
     env.payload = tx.encode_to_vec();
     env.signature = c.orgs[0].client.sign(&env.payload).unwrap();
@@ -458,4 +474,191 @@ fn a_transaction_own_writes_are_no_phantom_and_a_phantom_writes_nothing() {
     assert_eq!(r.codes, vec![Code::Valid, Code::PhantomReadConflict]);
     let written: Vec<&str> = r.writes.iter().map(|w| w.key.as_str()).collect();
     assert_eq!(written, ["b"]);
+}
+
+/// Rules where "bank" needs the peers of Org1 and Org3, "token" two of three orgs.
+fn bank_rules(c: &Consortium) -> ChannelRules {
+    let mut rules = c.rules();
+    let policy: Policy = "AND('Org1MSP.peer', 'Org3MSP.peer')".parse().unwrap();
+    rules.policies.insert("bank".into(), Arc::new(policy));
+    rules
+}
+
+/// A read/write set of the namespaces given, in the order given.
+fn multi(ns_rwsets: Vec<TxRwSet>) -> TxReadWriteSet {
+    TxReadWriteSet { ns_rwsets }
+}
+
+fn codes_with(rules: &ChannelRules, state: &Mem, envs: &[Vec<u8>]) -> BlockValidation {
+    let checked = envs.iter().map(|e| check_tx(rules, e)).collect();
+    validate_block(state, checked).unwrap()
+}
+
+#[test]
+fn every_namespace_written_must_have_its_policy_satisfied() {
+    let c = Consortium::new(3);
+    let rules = bank_rules(&c);
+    let writes_bank = || {
+        multi(vec![
+            crate::testkit::rwset("bank", &[], &[("acct", Some("5"))]),
+            crate::testkit::rwset("token", &[], &[("k", Some("v"))]),
+        ])
+    };
+    let (org1, org2, org3) = (&*c.orgs[0].peer, &*c.orgs[1].peer, &*c.orgs[2].peer);
+    let client = &c.orgs[0].client;
+    // token's policy is met by Org1 and Org2, bank's is not.
+    let (t1, _) =
+        crate::testkit::endorsed_call(client, "testchannel", "token", writes_bank(), &[org1, org2]);
+    // Org1 and Org3 meet both.
+    let (t2, _) =
+        crate::testkit::endorsed_call(client, "testchannel", "token", writes_bank(), &[org1, org3]);
+    // Reading bank needs no bank endorsement.
+    let reads_bank = multi(vec![
+        crate::testkit::rwset("bank", &[("other", None)], &[]),
+        crate::testkit::rwset("token", &[], &[("k2", Some("v"))]),
+    ]);
+    let (t3, _) =
+        crate::testkit::endorsed_call(client, "testchannel", "token", reads_bank, &[org1, org2]);
+    // Writing only bank still needs the invoked chaincode's policy.
+    let only_bank = multi(vec![
+        crate::testkit::rwset("bank", &[], &[("acct2", Some("1"))]),
+        crate::testkit::rwset("token", &[], &[]),
+    ]);
+    let (t4, _) =
+        crate::testkit::endorsed_call(client, "testchannel", "token", only_bank, &[org1, org3]);
+    let (t5, _) = crate::testkit::endorsed_call(
+        client,
+        "testchannel",
+        "token",
+        multi(vec![
+            crate::testkit::rwset("bank", &[], &[("acct3", Some("1"))]),
+            crate::testkit::rwset("token", &[], &[]),
+        ]),
+        &[org1],
+    );
+    let r = codes_with(&rules, &Mem::default(), &[t1, t2, t3, t4, t5]);
+    assert_eq!(
+        r.codes,
+        vec![
+            Code::EndorsementPolicyFailure,
+            Code::Valid,
+            Code::Valid,
+            Code::Valid,
+            Code::EndorsementPolicyFailure,
+        ]
+    );
+    let written: Vec<(&str, &str, u64)> = r
+        .writes
+        .iter()
+        .map(|w| (w.namespace.as_str(), w.key.as_str(), w.tx_num))
+        .collect();
+    assert_eq!(
+        written,
+        [
+            ("bank", "acct", 1),
+            ("token", "k", 1),
+            ("token", "k2", 2),
+            ("bank", "acct2", 3)
+        ]
+    );
+}
+
+#[test]
+fn a_conflict_in_a_called_chaincode_namespace_invalidates_the_whole_transaction() {
+    let c = Consortium::new(3);
+    let rules = bank_rules(&c);
+    let e = [&*c.orgs[0].peer, &*c.orgs[2].peer];
+    let client = &c.orgs[0].client;
+    let mut state = Mem::default();
+    state.others.insert(
+        ("bank".into(), "acct".into()),
+        Version {
+            block_num: 1,
+            tx_num: 0,
+        },
+    );
+    // The same key name in "token" is another key.
+    state.versions.insert(
+        "acct".into(),
+        Version {
+            block_num: 2,
+            tx_num: 0,
+        },
+    );
+    let pay = |read: Option<Version>, token_key: &str| {
+        multi(vec![
+            crate::testkit::rwset("bank", &[("acct", read)], &[("acct", Some("4"))]),
+            crate::testkit::rwset("token", &[], &[(token_key, Some("paid"))]),
+        ])
+    };
+    let env = |rw| crate::testkit::endorsed_call(client, "testchannel", "token", rw, &e).0;
+    // Stale read of bank/acct against committed state.
+    let stale = env(pay(v(0, 9), "a"));
+    // Good read, then a second transaction reading the key the first wrote.
+    let first = env(pay(v(1, 0), "b"));
+    let second = env(pay(v(1, 0), "c"));
+    let r = codes_with(&rules, &state, &[stale, first, second]);
+    assert_eq!(
+        r.codes,
+        vec![Code::MvccReadConflict, Code::Valid, Code::MvccReadConflict]
+    );
+    let written: Vec<(&str, &str)> = r
+        .writes
+        .iter()
+        .map(|w| (w.namespace.as_str(), w.key.as_str()))
+        .collect();
+    assert_eq!(
+        written,
+        [("bank", "acct"), ("token", "b")],
+        "an invalid transaction writes no namespace"
+    );
+
+    // A phantom in the callee's scanned range.
+    let mut scanned = crate::testkit::rwset("bank", &[], &[]);
+    scanned.range_queries = vec![scan("a", "z", true, &[])];
+    let scanning = env(multi(vec![
+        scanned,
+        crate::testkit::rwset("token", &[], &[]),
+    ]));
+    assert_eq!(
+        codes_with(&rules, &state, &[scanning]).codes,
+        vec![Code::PhantomReadConflict]
+    );
+}
+
+#[test]
+fn malformed_multi_namespace_rwsets_are_bad_rwset() {
+    let c = Consortium::new(3);
+    let mut rules = bank_rules(&c);
+    let e = [&*c.orgs[0].peer, &*c.orgs[2].peer];
+    let client = &c.orgs[0].client;
+    let ns = |name: &str| crate::testkit::rwset(name, &[], &[("k", Some("v"))]);
+    let env = |rw| crate::testkit::endorsed_call(client, "testchannel", "token", rw, &e).0;
+    let bad = [
+        multi(vec![ns("token"), ns("bank")]),             // out of order
+        multi(vec![ns("bank"), ns("bank"), ns("token")]), // repeated
+        multi(vec![ns("bank")]),                          // the invoked chaincode's is missing
+        multi(vec![ns("token"), ns("undefined")]),        // not a chaincode
+        multi(vec![ns("_lifecycle"), ns("token")]),       // a system namespace without a policy
+        multi(vec![]),
+    ];
+    let envs: Vec<Vec<u8>> = bad.into_iter().map(env).collect();
+    let r = codes_with(&rules, &Mem::default(), &envs);
+    assert_eq!(r.codes, vec![Code::BadRwset; 6]);
+    assert!(r.writes.is_empty());
+
+    // A system namespace given a policy is written under that policy
+    // (`_lifecycle` has a policy per key instead: `lifecycle_tests`).
+    let system: Policy = "OR('Org2MSP.peer')".parse().unwrap();
+    rules.policies.insert("_config".into(), Arc::new(system));
+    let lifecycle = || multi(vec![ns("_config"), ns("token")]);
+    let r = codes_with(&rules, &Mem::default(), &[env(lifecycle())]);
+    assert_eq!(r.codes, vec![Code::EndorsementPolicyFailure]);
+    let with_org2 = [&*c.orgs[0].peer, &*c.orgs[1].peer];
+    let (ok, _) =
+        crate::testkit::endorsed_call(client, "testchannel", "token", lifecycle(), &with_org2);
+    assert_eq!(
+        codes_with(&rules, &Mem::default(), &[ok]).codes,
+        vec![Code::Valid]
+    );
 }

@@ -22,8 +22,28 @@ pub struct TestNet {
     pub dir: tempfile::TempDir,
 }
 
-pub const ACCOUNTS: usize = 8;
+/// The token accounts of the three orgs' `user1` clients (see
+/// `consort::loadgen::token_account`); each holds ACCOUNTS sub-accounts.
+pub const HOLDERS: [&str; 3] = [
+    "Org1MSP:user1@org1",
+    "Org2MSP:user1@org2",
+    "Org3MSP:user1@org3",
+];
+/// Sub-accounts per holder.
+pub const ACCOUNTS: usize = 4;
+/// Accounts funded by `setup_token`.
+pub const ALL_ACCOUNTS: usize = HOLDERS.len() * ACCOUNTS;
 pub const PER_ACCOUNT: u64 = 100_000;
+
+/// Sub-account `i` of `holder`.
+pub fn sub_account(holder: &str, i: usize) -> String {
+    format!("{holder}#acct{i}")
+}
+
+/// Sub-account `i` of the identity `c` signs as: accounts `c` may transfer from.
+pub fn acct(c: &Client, i: usize) -> String {
+    sub_account(&consort::loadgen::token_account(c), i)
+}
 
 impl TestNet {
     /// Generates and starts the standard three-org network from `base_port`.
@@ -204,8 +224,8 @@ pub async fn transfer_load(
                 let amount = 1 + (x >> 7) % 10;
                 let a = args(&[
                     "TOK",
-                    &format!("acct{from}"),
-                    &format!("acct{to}"),
+                    &acct(&c, from),
+                    &acct(&c, to),
                     &amount.to_string(),
                     "load",
                 ]);
@@ -266,7 +286,8 @@ pub async fn tx_occurrences(
     out
 }
 
-/// Creates token TOK and issues PER_ACCOUNT to each of ACCOUNTS accounts.
+/// Creates token TOK and issues PER_ACCOUNT to each of the ACCOUNTS
+/// sub-accounts of every holder.
 pub async fn setup_token(c: &Client) {
     let r = c
         .invoke("token", "create", &args(&["TOK", "1000000000"]))
@@ -275,30 +296,34 @@ pub async fn setup_token(c: &Client) {
     assert_eq!(r.code.as_str_name(), "VALID");
     // Issues all update the token's issued counter: one at a time.
     let amount = PER_ACCOUNT.to_string();
-    for i in 0..ACCOUNTS {
-        let r = c
-            .invoke(
-                "token",
-                "issue",
-                &args(&["TOK", &format!("acct{i}"), &amount, "setup"]),
-            )
-            .await
-            .expect("issue");
-        assert_eq!(r.code.as_str_name(), "VALID");
+    for holder in HOLDERS {
+        for i in 0..ACCOUNTS {
+            let r = c
+                .invoke(
+                    "token",
+                    "issue",
+                    &args(&["TOK", &sub_account(holder, i), &amount, "setup"]),
+                )
+                .await
+                .expect("issue");
+            assert_eq!(r.code.as_str_name(), "VALID");
+        }
     }
 }
 
 /// Sum of all account balances.
 pub async fn total_supply(c: &Client) -> u64 {
     let mut total = 0;
-    for i in 0..ACCOUNTS {
-        let out = c
-            .evaluate("token", "balance", &args(&["TOK", &format!("acct{i}")]))
-            .await
-            .expect("balance");
-        total += String::from_utf8_lossy(&out)
-            .parse::<u64>()
-            .expect("number");
+    for holder in HOLDERS {
+        for i in 0..ACCOUNTS {
+            let out = c
+                .evaluate("token", "balance", &args(&["TOK", &sub_account(holder, i)]))
+                .await
+                .expect("balance");
+            total += String::from_utf8_lossy(&out)
+                .parse::<u64>()
+                .expect("number");
+        }
     }
     total
 }

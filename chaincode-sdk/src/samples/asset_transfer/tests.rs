@@ -1,7 +1,18 @@
 use serde_json::{json, Value};
 
 use super::AssetTransfer;
-use crate::{ChaincodeError, MockStub};
+use crate::{ChaincodeError, Creator, MockStub};
+
+/// A client of `msp_id` with certificate subject `subject`: it holds the
+/// token account `<msp_id>:<subject>`.
+fn person(msp_id: &str, subject: &str) -> Creator {
+    Creator {
+        msp_id: msp_id.into(),
+        role: "client".into(),
+        subject: subject.into(),
+        ..Creator::default()
+    }
+}
 
 fn call(stub: &mut MockStub, function: &str, args: &[&str]) -> Result<Value, ChaincodeError> {
     stub.invoke(&AssetTransfer, function, args)
@@ -277,5 +288,88 @@ fn unknown_function_is_refused() {
     assert_eq!(
         call(&mut stub, "burn", &["asset1"]).unwrap_err(),
         ChaincodeError::UnknownFunction("burn".into())
+    );
+}
+
+/// `with_assets` plus the `token` chaincode with GOLD, the token account
+/// `Org2MSP:bob` holding 500, and Org2's bob as the caller.
+fn with_token() -> MockStub {
+    let mut stub = with_assets();
+    stub.register_chaincode("token", crate::samples::token::Token);
+    stub.invoke_registered("token", "create", &["GOLD", "10000"])
+        .unwrap();
+    stub.invoke_registered("token", "issue", &["GOLD", "Org2MSP:bob", "500", ""])
+        .unwrap();
+    stub.set_creator(person("Org2MSP", "bob"));
+    stub
+}
+
+#[test]
+fn sell_pays_the_owner_with_token_and_hands_the_asset_over() {
+    let mut stub = with_token();
+    let sold = call(&mut stub, "sell", &["asset1", "Org2MSP:bob", "GOLD"]).unwrap();
+    assert_eq!(sold, asset("asset1", "blue", 5, "Org2MSP:bob", 300));
+    assert_eq!(
+        call(&mut stub, "read", &["asset1"]).unwrap(),
+        asset("asset1", "blue", 5, "Org2MSP:bob", 300)
+    );
+    assert_eq!(
+        stub.state_of("token", "balance/GOLD/Org2MSP:bob"),
+        Some(&b"200"[..])
+    );
+    assert_eq!(
+        stub.state_of("token", "balance/GOLD/alice"),
+        Some(&b"300"[..])
+    );
+    assert_eq!(
+        stub.state("balance/GOLD/Org2MSP:bob"),
+        None,
+        "token's state stays in its namespace"
+    );
+}
+
+#[test]
+fn a_refused_payment_fails_the_sale_and_changes_nothing() {
+    let mut stub = with_token();
+    // Org1's alice holds no GOLD: not enough for asset2 (400).
+    call(&mut stub, "sell", &["asset1", "Org2MSP:bob", "GOLD"]).unwrap();
+    stub.set_creator(person("Org1MSP", "alice"));
+    let err = call(&mut stub, "sell", &["asset2", "Org1MSP:alice", "GOLD"]).unwrap_err();
+    assert!(err.to_string().contains("insufficient balance"), "{err}");
+    assert_eq!(
+        call(&mut stub, "read", &["asset2"]).unwrap(),
+        asset("asset2", "red", 10, "bob", 400)
+    );
+    assert_eq!(
+        stub.state_of("token", "balance/GOLD/alice"),
+        Some(&b"300"[..])
+    );
+
+    let err = call(&mut stub, "sell", &["asset2", "Org1MSP:alice", "SILVER"]).unwrap_err();
+    assert!(err.to_string().contains("SILVER"), "{err}");
+    // Paying from an account the caller does not hold.
+    let err = call(&mut stub, "sell", &["asset2", "Org2MSP:bob", "GOLD"]).unwrap_err();
+    assert!(err.to_string().contains("does not hold account"), "{err}");
+    assert_eq!(
+        call(&mut stub, "sell", &["asset2", "bob", "GOLD"]).unwrap_err(),
+        ChaincodeError::business("asset 'asset2' is already owned by bob")
+    );
+    assert_eq!(
+        call(&mut stub, "sell", &["asset2", "", "GOLD"]).unwrap_err(),
+        invalid("sell", "buyer must not be empty")
+    );
+    assert_eq!(
+        call(&mut stub, "sell", &["nope", "bob", "GOLD"]).unwrap_err(),
+        unknown("nope")
+    );
+
+    // Without a token chaincode the sale cannot be paid.
+    let mut alone = with_assets();
+    assert_eq!(
+        call(&mut alone, "sell", &["asset1", "bob", "GOLD"]).unwrap_err(),
+        ChaincodeError::Call {
+            chaincode: "token".into(),
+            reason: "not defined on the channel".into(),
+        }
     );
 }

@@ -24,6 +24,7 @@ fn as_org(stub: &mut MockStub, msp_id: &str) {
         role: "client".into(),
         subject: "someone".into(),
         cert_der: Vec::new(),
+        attributes: Default::default(),
     });
 }
 

@@ -1,4 +1,4 @@
-//! Argument checks for the token chaincode: arity, symbols, owner names and amounts.
+//! Argument checks for the token chaincode: symbols, owner names and amounts.
 
 use crate::ChaincodeError;
 
@@ -11,26 +11,6 @@ fn invalid(function: &str, reason: String) -> ChaincodeError {
         function: function.to_owned(),
         reason,
     }
-}
-
-/// Checks that exactly the named arguments were passed and returns them in order.
-pub(super) fn expect<'a, const N: usize>(
-    function: &str,
-    args: &'a [String],
-    names: [&str; N],
-) -> Result<[&'a str; N], ChaincodeError> {
-    let exact: &'a [String; N] = args.try_into().map_err(|_| {
-        let noun = if N == 1 { "argument" } else { "arguments" };
-        invalid(
-            function,
-            format!(
-                "expected {N} {noun} ({}), got {}",
-                names.join(", "),
-                args.len()
-            ),
-        )
-    })?;
-    Ok(exact.each_ref().map(String::as_str))
 }
 
 /// Checks a token symbol: 1 to 16 characters, each `A`-`Z` or `0`-`9`.
@@ -68,27 +48,16 @@ pub(super) fn owner<'a>(
     }
 }
 
-/// Parses a positive whole amount written in decimal digits.
-pub(super) fn amount(function: &str, param: &str, value: &str) -> Result<u64, ChaincodeError> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid(
-            function,
-            format!("{param} must be a whole number in decimal digits, got {value:?}"),
-        ));
-    }
-    let parsed: u64 = value.parse().map_err(|_| {
-        invalid(
-            function,
-            format!("{param} {value} is larger than the maximum {}", u64::MAX),
-        )
-    })?;
-    if parsed == 0 {
-        return Err(invalid(
+/// Checks that an amount is greater than zero.
+pub(super) fn positive(function: &str, param: &str, value: u64) -> Result<u64, ChaincodeError> {
+    if value == 0 {
+        Err(invalid(
             function,
             format!("{param} must be greater than zero"),
-        ));
+        ))
+    } else {
+        Ok(value)
     }
-    Ok(parsed)
 }
 
 /// Checks that a transfer moves tokens between two different accounts.

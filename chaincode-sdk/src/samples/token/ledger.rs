@@ -6,15 +6,15 @@ use crate::{ChaincodeError, ChaincodeStub};
 
 /// The record kept for each token at `token/{symbol}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct TokenInfo {
+pub struct TokenInfo {
     /// The token's symbol.
-    pub(super) symbol: String,
+    pub symbol: String,
     /// The most that may ever be issued.
-    pub(super) max_supply: u64,
+    pub max_supply: u64,
     /// How much has been issued so far.
-    pub(super) issued: u64,
+    pub issued: u64,
     /// The MSP id of the organisation that created the token and may issue it.
-    pub(super) issuer: String,
+    pub issuer: String,
 }
 
 /// The key of a token's record.
@@ -25,12 +25,6 @@ fn token_key(symbol: &str) -> String {
 /// The key of an account's balance.
 fn balance_key(symbol: &str, owner: &str) -> String {
     format!("balance/{symbol}/{owner}")
-}
-
-/// Encodes a value as JSON.
-pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ChaincodeError> {
-    serde_json::to_vec(value)
-        .map_err(|e| ChaincodeError::State(format!("could not encode result: {e}")))
 }
 
 /// Reads a token's record, `None` if the symbol was never created.
@@ -61,7 +55,8 @@ pub(super) fn put_token(
     stub: &mut dyn ChaincodeStub,
     info: &TokenInfo,
 ) -> Result<(), ChaincodeError> {
-    let bytes = to_json(info)?;
+    let bytes = serde_json::to_vec(info)
+        .map_err(|e| ChaincodeError::State(format!("could not encode token record: {e}")))?;
     stub.put_state(&token_key(&info.symbol), &bytes)
 }
 

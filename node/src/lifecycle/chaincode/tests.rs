@@ -28,6 +28,7 @@ fn as_(stub: &mut MockStub, org: usize, role: &str) {
         role: role.into(),
         subject: format!("{role}@org{org}"),
         cert_der: vec![],
+        attributes: Default::default(),
     });
 }
 
