@@ -750,6 +750,7 @@ mod tests {
     }
 
     /// GOLD with alice holding 100.
+    /// GOLD with 100 in the token account of Org1's client (`user1@org1`).
     fn seed_gold(ledger: &Ledger) {
         seed_with(
             ledger,
@@ -757,7 +758,7 @@ mod tests {
             &chaincode_sdk::samples::token::Token,
             &[
                 ("create", &["GOLD", "1000"]),
-                ("issue", &["GOLD", "alice", "100", ""]),
+                ("issue", &["GOLD", "Org1MSP:user1@org1", "100", ""]),
             ],
         );
     }
@@ -808,7 +809,13 @@ mod tests {
         let f = Fixture::new();
         seed_gold(&f.ledger);
         let client = &f.c.orgs[0].client;
-        let (signed, _) = proposal(client, CH, "market", "pay", &["GOLD", "alice", "bob", "30"]);
+        let (signed, _) = proposal(
+            client,
+            CH,
+            "market",
+            "pay",
+            &["GOLD", "Org1MSP:user1@org1", "bob", "30"],
+        );
         let r1 = f.endorser(0, LONG).process(&signed).await.unwrap();
         assert_eq!(status(&r1), (200, ""));
         assert_eq!(
@@ -822,7 +829,7 @@ mod tests {
         assert_eq!(
             writes_of(&rw, "token"),
             vec![
-                ("balance/GOLD/alice".into(), b"70".to_vec()),
+                ("balance/GOLD/Org1MSP:user1@org1".into(), b"70".to_vec()),
                 ("balance/GOLD/bob".into(), b"30".to_vec()),
             ]
         );
@@ -882,7 +889,7 @@ mod tests {
             CH,
             "market",
             "pay",
-            &["GOLD", "alice", "bob", "500"],
+            &["GOLD", "Org1MSP:user1@org1", "bob", "500"],
         );
         let r = e.process(&signed).await.unwrap();
         assert_eq!(status(&r).0, 400);
@@ -898,7 +905,7 @@ mod tests {
             CH,
             "market",
             "try_pay",
-            &["GOLD", "alice", "bob", "500"],
+            &["GOLD", "Org1MSP:user1@org1", "bob", "500"],
         );
         let r = e.process(&signed).await.unwrap();
         assert_eq!(status(&r), (200, ""));

@@ -14,7 +14,6 @@ pub mod codes;
 
 use crate::identity::Msp;
 use crate::ledger::StateWrite;
-use crate::lifecycle::{key_policy, NAMESPACE};
 use crate::policy::Policy;
 use consort_proto::{
     Envelope, ProposalHeader, ProposalResponsePayload, RangeQueryInfo, Transaction, TxReadWriteSet,
@@ -191,8 +190,24 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
             signers.push(endorser.signer());
         }
     }
-    let endorsed = policies.iter().all(|policy| policy.evaluate(&signers))
-        && lifecycle_endorsed(rules, &header.chaincode, &rwset.ns_rwsets, &signers);
+    // `_lifecycle` has a policy per key written (an org's approval needs
+    // that org's peer) in place of one policy for the chaincode, and only
+    // `_lifecycle` itself may write it; every other namespace written needs
+    // its chaincode's policy.
+    let lifecycle = crate::lifecycle::NAMESPACE;
+    let invoked_lifecycle = header.chaincode == lifecycle;
+    let keys_endorsed = rwset.ns_rwsets.iter().all(|ns| {
+        ns.namespace != lifecycle
+            || (invoked_lifecycle
+                && crate::lifecycle::key_policy::endorsed(ns, invoked_policy, &signers))
+            || (!invoked_lifecycle && ns.writes.is_empty())
+    });
+    let skip = usize::from(invoked_lifecycle);
+    let endorsed = keys_endorsed
+        && policies
+            .iter()
+            .skip(skip)
+            .all(|policy| policy.evaluate(&signers));
     if !endorsed {
         return Err(rejected(Code::EndorsementPolicyFailure));
     }
@@ -220,41 +235,14 @@ fn policies_to_satisfy<'a>(
     if !sorted || !ns_rwsets.iter().any(|ns| ns.namespace == invoked) {
         return None;
     }
-    // `_lifecycle` has a policy per key instead: see `lifecycle_endorsed`.
-    let mut policies = Vec::new();
-    if invoked != NAMESPACE {
-        policies.push(invoked_policy);
-    }
+    let mut policies = vec![invoked_policy];
     for ns in ns_rwsets {
         let policy = rules.policies.get(&ns.namespace)?;
-        if ns.namespace != invoked && ns.namespace != NAMESPACE && !ns.writes.is_empty() {
+        if ns.namespace != invoked && !ns.writes.is_empty() {
             policies.push(policy);
         }
     }
     Some(policies)
-}
-
-/// Whether `signers` endorse the `_lifecycle` part of a read/write set,
-/// which has a policy per key written (an org's approval needs a peer of
-/// that org, a definition the lifecycle policy). A transaction invoking
-/// `_lifecycle` and writing nothing needs the lifecycle policy; one that
-/// only reads `_lifecycle` from another chaincode needs nothing more.
-fn lifecycle_endorsed(
-    rules: &ChannelRules,
-    invoked: &str,
-    ns_rwsets: &[TxRwSet],
-    signers: &[crate::policy::Signer],
-) -> bool {
-    let Some(ns) = ns_rwsets.iter().find(|ns| ns.namespace == NAMESPACE) else {
-        return true;
-    };
-    if ns.writes.is_empty() && invoked != NAMESPACE {
-        return true;
-    }
-    rules
-        .policies
-        .get(NAMESPACE)
-        .is_some_and(|lifecycle| key_policy::endorsed(ns, lifecycle, signers))
 }
 
 /// The outcome of validating a block.
