@@ -104,7 +104,7 @@ mod tests {
         assert!(!satisfied_by_orgs(&bank, &orgs(&["Org1MSP", "Org2MSP"])));
         let all = orgs(&["Org1MSP", "Org2MSP", "Org3MSP"]);
         assert_eq!(
-            pick_orgs_for_all(&[token.clone()], &orgs(&["Org1MSP"]), &all),
+            pick_orgs_for_all(std::slice::from_ref(&token), &orgs(&["Org1MSP"]), &all),
             Some(orgs(&["Org1MSP", "Org2MSP"]))
         );
         assert_eq!(
