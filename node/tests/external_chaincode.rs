@@ -163,7 +163,7 @@ async fn an_external_chaincode_fails_cleanly_when_killed_and_serves_again_when_b
         .invoke(
             "token",
             "transfer",
-            &args(&["TOK", "acct0", "acct1", "1", ""]),
+            &args(&["TOK", &acct(&clients[2], 0), &acct(&clients[2], 1), "1", ""]),
         )
         .await
         .expect("token transfer while the external chaincode is down");
