@@ -196,6 +196,11 @@ impl CertAuthority {
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::from_secs(3600);
         params.not_after = now + Duration::from_secs(10 * 365 * 24 * 3600);
+        self.sign(params, key)
+    }
+
+    /// Signs `params` for `key` with a fresh serial number.
+    fn sign(&self, mut params: CertificateParams, key: KeyPair) -> Result<IssuedCert, CaError> {
         params.serial_number = Some(random_serial());
         params.use_authority_key_identifier_extension = true;
         let cert = params.signed_by(&key, &self.issuer)?;
@@ -224,8 +229,6 @@ impl CertAuthority {
         ];
         params.not_before = req.not_before;
         params.not_after = req.not_after;
-        params.serial_number = Some(random_serial());
-        params.use_authority_key_identifier_extension = true;
         if !req.attributes.is_empty() {
             let json = serde_json::to_vec(&AttributesJson {
                 attrs: req.attributes.clone(),
@@ -235,12 +238,6 @@ impl CertAuthority {
                 .custom_extensions
                 .push(CustomExtension::from_oid_content(ATTRIBUTES_OID, json));
         }
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(IssuedCert {
-            cert_der: cert.der().to_vec(),
-            cert_pem: cert.pem(),
-            key_der: key.serialize_der(),
-            key_pem: key.serialize_pem(),
-        })
+        self.sign(params, key)
     }
 }
