@@ -75,6 +75,32 @@ pub fn block_hash(block: &Block) -> Hash {
     sha256(&block.header)
 }
 
+/// Bytes allowed for a block's header, signature and framing.
+const BLOCK_OVERHEAD: usize = 64 * 1024;
+
+/// The largest message any node accepts under `config`: its
+/// `max_message_bytes`, at least 64 KiB.
+pub fn max_message_bytes(config: &ChannelConfig) -> usize {
+    usize::try_from(config.max_message_bytes)
+        .unwrap_or(usize::MAX)
+        .max(64 * 1024)
+}
+
+/// The largest encoded block `config` lets the ordering service cut: a full
+/// batch, or one envelope of the largest message size alone, whichever is
+/// larger, plus framing per transaction, the header and the signature.
+/// Blocks are refused beyond it wherever they are received.
+pub fn max_block_bytes(config: &ChannelConfig) -> usize {
+    let batch = config.batch.unwrap_or_default();
+    let data = usize::try_from(batch.max_bytes)
+        .unwrap_or(usize::MAX)
+        .max(max_message_bytes(config));
+    let framing = usize::try_from(batch.max_tx_count)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(16);
+    data.saturating_add(framing).saturating_add(BLOCK_OVERHEAD)
+}
+
 /// Builds an unsigned block.
 pub fn build(
     channel_id: &str,
@@ -159,8 +185,11 @@ pub fn check_link(
     Ok(header)
 }
 
-/// Checks that the block is signed by an orderer of a member org.
-pub fn check_signature(block: &Block, number: u64, msp: &Msp) -> Result<(), BlockError> {
+/// Checks that the block is signed by one of the channel's configured
+/// orderers (its consenter set): the signer must be a valid member identity
+/// with the orderer role *and* the certificate the channel config binds to
+/// one of its orderers. Returns that orderer's Raft ID.
+pub fn check_signature(block: &Block, number: u64, msp: &Msp) -> Result<u64, BlockError> {
     let sig = block
         .signature
         .as_ref()
@@ -173,9 +202,19 @@ pub fn check_signature(block: &Block, number: u64, msp: &Msp) -> Result<(), Bloc
             signer.subject, signer.role
         )));
     }
+    let consenter = msp
+        .consenters()
+        .by_signing_cert(&signer.msp_id, &signer.cert_der)
+        .ok_or_else(|| {
+            bad(format!(
+                "signer '{}' ({}) is not one of the channel's orderers",
+                signer.subject, signer.msp_id
+            ))
+        })?;
     signer
         .verify(&block.header, &sig.signature)
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(consenter.id)
 }
 
 /// Signs a block's header as an orderer.

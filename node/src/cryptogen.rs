@@ -287,22 +287,31 @@ fn external_chaincodes(
     Ok(externals)
 }
 
-/// The channel config a spec describes, given each org's CA certificate
-/// and the external service of each external chaincode.
+/// The channel config a spec describes, given each org's CA certificate,
+/// the external service of each external chaincode and the certificate of
+/// each orderer (by endpoint), which binds it into the consenter set.
 pub fn channel_config(
     spec: &NetworkSpec,
     ca_certs: &[(String, Vec<u8>)],
     externals: &HashMap<String, ExternalChaincode>,
+    orderer_certs: &HashMap<String, Vec<u8>>,
 ) -> ChannelConfig {
     let mut next_id = 1u64;
     let mut orderers = Vec::new();
     let mut peers = Vec::new();
     for org in &spec.orgs {
         for o in &org.orderers {
+            let endpoint = format!("{}:{}", o.host, o.port);
+            let hash = orderer_certs
+                .get(&endpoint)
+                .map(|der| crate::identity::cert_hash(der).to_vec())
+                .unwrap_or_default();
             orderers.push(OrdererNode {
                 id: next_id,
                 msp_id: org.msp_id.clone(),
-                endpoint: format!("{}:{}", o.host, o.port),
+                endpoint,
+                tls_cert_sha256: hash.clone(),
+                signing_cert_sha256: hash,
             });
             next_id += 1;
         }
@@ -366,13 +375,10 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         .map(|c| (c.msp_id().to_string(), c.cert().cert_der.clone()))
         .collect();
     let externals = external_chaincodes(spec, &cas, out)?;
-    let config = channel_config(spec, &ca_ders, &externals);
-    let genesis_path = out.join("genesis.block");
-    write(&genesis_path, &block::genesis(&config).encode_to_vec())?;
-    write(&out.join("network.toml"), toml_text(spec)?.as_bytes())?;
-
+    // Nodes' identities first: the channel config binds each orderer to
+    // its certificate.
     let net = layout(spec, out);
-    let mut next_orderer_id = 1u64;
+    let mut issued = Vec::with_capacity(net.nodes.len());
     for node in &net.nodes {
         let (org, ca) = spec
             .orgs
@@ -395,7 +401,23 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         };
         let mut req = IssueRequest::new(&node.name, id_role, hosts);
         req.kind = org.key;
-        write_identity(&node.dir, &ca.issue(&req)?)?;
+        issued.push((ca.issue(&req)?, listen_of(n)));
+    }
+    let orderer_certs: HashMap<String, Vec<u8>> = net
+        .nodes
+        .iter()
+        .zip(&issued)
+        .filter(|(node, _)| node.role == NodeRole::Orderer)
+        .map(|(node, (cert, _))| (node.endpoint.clone(), cert.cert_der.clone()))
+        .collect();
+    let config = channel_config(spec, &ca_ders, &externals, &orderer_certs);
+    let genesis_path = out.join("genesis.block");
+    write(&genesis_path, &block::genesis(&config).encode_to_vec())?;
+    write(&out.join("network.toml"), toml_text(spec)?.as_bytes())?;
+
+    let mut next_orderer_id = 1u64;
+    for (node, (cert, listen)) in net.nodes.iter().zip(issued) {
+        write_identity(&node.dir, &cert)?;
         let orderer_id = (node.role == NodeRole::Orderer).then(|| {
             let id = next_orderer_id;
             next_orderer_id += 1;
@@ -405,7 +427,7 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             name: node.name.clone(),
             msp_id: node.msp_id.clone(),
             roles: vec![node.role],
-            listen: listen_of(n),
+            listen,
             data_dir: "data".into(),
             cert: "cert.pem".into(),
             key: "key.pem".into(),

@@ -13,6 +13,7 @@
 //! [`cryptogen`], [`localnet`] and [`demo`] make and run networks.
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod block;
 pub mod chaincode_host;
 pub mod client;

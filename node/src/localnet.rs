@@ -148,6 +148,12 @@ impl LocalNet {
         Ok(())
     }
 
+    /// The process ID of a running node.
+    pub fn pid(&mut self, name: &str) -> Option<u32> {
+        let child = self.procs.get_mut(name)?;
+        matches!(child.try_wait(), Ok(None)).then(|| child.id())
+    }
+
     /// Starts every node.
     pub fn start_all(&mut self) -> Result<(), LocalNetError> {
         let names: Vec<String> = self.net.nodes.iter().map(|n| n.name.clone()).collect();

@@ -1,12 +1,13 @@
 //! Starting a node from its config: identity, membership, the roles it
 //! runs, one mutual-TLS listener for all its services, and orderly shutdown.
 
+use crate::access::{streams::StreamLimits, AccessLayer};
 use crate::block;
 use crate::chaincode_host::{ChaincodeHost, ChaincodeRegistry, ExternalConnector};
 use crate::config::{NodeConfig, NodeRole};
 use crate::endorsement::Endorser;
 use crate::gateway::{GatewayParts, GatewayService};
-use crate::identity::{tls, Msp, SigningIdentity};
+use crate::identity::{cert_hash, tls, Consenters, Msp, SigningIdentity};
 use crate::ledger::Ledger;
 use crate::lifecycle::{self, DefinitionSet, Definitions, Lifecycle};
 use crate::ordering::{Orderer, OrdererSettings};
@@ -23,6 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tower_layer::Layer;
 
 /// Why a node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -126,12 +128,52 @@ pub fn definitions_at(
     Ok(Definitions::new(set))
 }
 
+/// Concurrent HTTP/2 streams one connection may have open (announced in
+/// the server's SETTINGS; further streams are refused by HTTP/2 itself).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
+
+/// Checks that this orderer's identities are the ones the channel config
+/// binds to its Raft ID, so a misconfigured node says so at start instead
+/// of being refused by every other orderer.
+fn check_consenter(
+    cfg: &NodeConfig,
+    consenters: &Consenters,
+    signer: &SigningIdentity,
+    dialer: &Dialer,
+) -> Result<(), NodeError> {
+    let id = cfg.orderer_id.unwrap_or(0);
+    let me = consenters.get(id).ok_or_else(|| {
+        NodeError::Identity(format!("orderer id {id} is not in the channel config"))
+    })?;
+    if me.msp_id != cfg.msp_id {
+        return Err(NodeError::Identity(format!(
+            "orderer {id} belongs to {} in the channel config, not {}",
+            me.msp_id, cfg.msp_id
+        )));
+    }
+    if me.signing_cert != cert_hash(signer.cert_der()) {
+        return Err(NodeError::Identity(format!(
+            "the channel config binds orderer {id} to another signing certificate than this node's"
+        )));
+    }
+    if me.tls_cert != cert_hash(dialer.identity().cert_der()) {
+        return Err(NodeError::Identity(format!(
+            "the channel config binds orderer {id} to another TLS certificate than this node's"
+        )));
+    }
+    Ok(())
+}
+
 /// Runs a node until `shutdown` resolves.
 pub async fn run(
     cfg: NodeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let (genesis, config) = load_genesis(&cfg.genesis)?;
+    let consenters = Consenters::from_config(&config).map_err(|e| NodeError::Genesis {
+        path: cfg.genesis.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let msp = Arc::new(Msp::from_config(&config));
     let signer = Arc::new(
         SigningIdentity::load(&cfg.msp_id, &cfg.cert, &cfg.key)
@@ -163,8 +205,11 @@ pub async fn run(
         }
         _ => (signer.clone(), dialer.clone()),
     };
+    if cfg.has(NodeRole::Orderer) {
+        check_consenter(&cfg, &consenters, &orderer_signer, &orderer_dialer)?;
+    }
     let server_tls = tls::server_config(&signer, msp.clone())?;
-    let max = config.max_message_bytes.max(64 * 1024) as usize;
+    let max = block::max_message_bytes(&config);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut orderer = None;
@@ -225,6 +270,7 @@ pub async fn run(
             dialer.clone(),
             orderers.clone(),
             first,
+            block::max_block_bytes(&config),
             stop_rx.clone(),
         )));
         gateway = Some(GatewayService::new(GatewayParts {
@@ -241,17 +287,26 @@ pub async fn run(
         }));
     }
 
+    // Every service sits behind the one authorisation layer.
+    let access = AccessLayer::new(msp.clone(), StreamLimits::default());
     let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .add_optional_service(orderer.as_ref().map(|o| {
-            AtomicBroadcastServer::new(o.service.clone())
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(usize::MAX)
+            access.layer(
+                AtomicBroadcastServer::new(o.service.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(block::max_block_bytes(&config)),
+            )
         }))
-        .add_optional_service(orderer.as_ref().map(|o| o.service.raft_service()))
-        .add_optional_service(gateway.as_ref().map(|g| g.server()))
-        .add_optional_service(gateway.as_ref().map(|g| g.endorser_server()));
+        .add_optional_service(
+            orderer
+                .as_ref()
+                .map(|o| access.layer(o.service.raft_service())),
+        )
+        .add_optional_service(gateway.as_ref().map(|g| access.layer(g.server())))
+        .add_optional_service(gateway.as_ref().map(|g| access.layer(g.endorser_server())));
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|source| NodeError::Bind {

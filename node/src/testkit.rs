@@ -71,6 +71,18 @@ impl Consortium {
                 sequence: 1,
                 external: None,
             }],
+            // Each org's orderer identity is a configured orderer.
+            orderers: orgs
+                .iter()
+                .enumerate()
+                .map(|(i, o)| OrdererNode {
+                    id: i as u64 + 1,
+                    msp_id: o.ca.msp_id().to_string(),
+                    endpoint: format!("orderer0.org{}:7050", i + 1),
+                    tls_cert_sha256: crate::identity::cert_hash(o.orderer.cert_der()).to_vec(),
+                    signing_cert_sha256: crate::identity::cert_hash(o.orderer.cert_der()).to_vec(),
+                })
+                .collect(),
             max_message_bytes: 1 << 20,
             ..Default::default()
         };

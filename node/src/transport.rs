@@ -1,7 +1,7 @@
 //! gRPC over mutual TLS: the listener every node serves on, the dialer it
 //! uses to reach other nodes, and the per-service role check.
 
-use crate::identity::{tls, Identity, Msp, Role, SigningIdentity};
+use crate::identity::{tls, SigningIdentity};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status};
+use tonic::Status;
 
 /// A transport failure.
 #[derive(Debug, thiserror::Error)]
@@ -192,27 +192,6 @@ pub fn describe_connect_error(e: &(dyn std::error::Error + 'static)) -> String {
         src = s.source();
     }
     parts.join(": ")
-}
-
-/// The caller's identity from its TLS client certificate, refused unless
-/// its role is one of `allowed`.
-pub fn caller<T>(req: &Request<T>, msp: &Msp, allowed: &[Role]) -> Result<Arc<Identity>, Status> {
-    let certs = req
-        .peer_certs()
-        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-    let id = msp
-        .identify_cert(leaf.as_ref())
-        .map_err(|e| Status::permission_denied(format!("client certificate refused: {e}")))?;
-    if !allowed.contains(&id.role) {
-        return Err(Status::permission_denied(format!(
-            "role '{}' of '{}' ({}) may not call this service",
-            id.role, id.subject, id.msp_id
-        )));
-    }
-    Ok(id)
 }
 
 /// Whether a call failed before reaching the server (connection refused,

@@ -8,10 +8,10 @@ pub mod plan;
 pub mod status;
 
 use crate::endorsement::endorser::{check_proposal, EndorseError, Endorser};
-use crate::identity::{Msp, Role};
+use crate::identity::Msp;
 use crate::ledger::Ledger;
 use crate::lifecycle;
-use crate::transport::{caller, Dialer};
+use crate::transport::Dialer;
 use crate::validation::codes;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::endorser_client::EndorserClient;
@@ -70,9 +70,6 @@ pub struct GatewayService {
     next_orderer: Arc<AtomicUsize>,
 }
 
-/// Roles allowed to use the gateway.
-const CLIENT_ROLES: &[Role] = &[Role::Client, Role::Admin, Role::Peer];
-
 impl GatewayService {
     /// Builds the gateway.
     pub fn new(p: GatewayParts) -> Self {
@@ -94,7 +91,6 @@ impl GatewayService {
     pub fn endorser_server(&self) -> EndorserServer<PeerEndorser> {
         EndorserServer::new(PeerEndorser {
             endorser: self.p.endorser.clone(),
-            msp: self.p.msp.clone(),
         })
         .max_decoding_message_size(self.p.max_message_bytes)
     }
@@ -122,7 +118,9 @@ impl GatewayService {
                     continue;
                 }
             };
-            let mut client = EndorserClient::new(ch).max_decoding_message_size(usize::MAX);
+            let mut client = EndorserClient::new(ch)
+                .max_decoding_message_size(self.p.max_message_bytes)
+                .max_encoding_message_size(self.p.max_message_bytes);
             let mut req = Request::new(signed.clone());
             req.set_timeout(ENDORSE_TIMEOUT);
             match client.process_proposal(req).await {
@@ -186,7 +184,6 @@ impl Gateway for GatewayService {
         &self,
         req: Request<EvaluateRequest>,
     ) -> Result<Response<EvaluateResponse>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let signed = req
             .into_inner()
             .proposal
@@ -210,7 +207,6 @@ impl Gateway for GatewayService {
         &self,
         req: Request<EndorseRequest>,
     ) -> Result<Response<EndorseResponse>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let signed = req
             .into_inner()
             .proposal
@@ -369,7 +365,6 @@ impl Gateway for GatewayService {
         &self,
         req: Request<SubmitRequest>,
     ) -> Result<Response<SubmitResponse>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let env = req
             .into_inner()
             .envelope
@@ -391,7 +386,8 @@ impl Gateway for GatewayService {
                     continue;
                 }
             };
-            let mut client = AtomicBroadcastClient::new(ch);
+            let mut client =
+                AtomicBroadcastClient::new(ch).max_encoding_message_size(self.p.max_message_bytes);
             let mut r = Request::new(env.clone());
             r.set_timeout(SUBMIT_TIMEOUT);
             match client.broadcast(r).await {
@@ -420,7 +416,6 @@ impl Gateway for GatewayService {
         &self,
         req: Request<CommitStatusRequest>,
     ) -> Result<Response<CommitStatusResponse>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let r = req.into_inner();
         let wait = if r.timeout_ms == 0 {
             COMMIT_WAIT
@@ -440,7 +435,6 @@ impl Gateway for GatewayService {
         &self,
         req: Request<BlockEventsRequest>,
     ) -> Result<Response<Self::BlockEventsStream>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let mut next = req.into_inner().start_block;
         let (tx, rx) = mpsc::channel(16);
         let ledger = self.p.ledger.clone();
@@ -473,7 +467,6 @@ impl Gateway for GatewayService {
         &self,
         req: Request<GetBlockRequest>,
     ) -> Result<Response<CommittedBlock>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let n = req.into_inner().number;
         match self
             .p
@@ -493,7 +486,6 @@ impl Gateway for GatewayService {
         &self,
         req: Request<GetTransactionRequest>,
     ) -> Result<Response<TransactionInfo>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let tx_id = req.into_inner().tx_id;
         let rec = self
             .p
@@ -520,9 +512,8 @@ impl Gateway for GatewayService {
 
     async fn peer_status(
         &self,
-        req: Request<PeerStatusRequest>,
+        _req: Request<PeerStatusRequest>,
     ) -> Result<Response<PeerStatusResponse>, Status> {
-        caller(&req, &self.p.msp, CLIENT_ROLES)?;
         let l = &self.p.ledger;
         let err = |e: crate::ledger::LedgerError| Status::internal(e.to_string());
         Ok(Response::new(PeerStatusResponse {
@@ -539,10 +530,10 @@ impl Gateway for GatewayService {
     }
 }
 
-/// Peer-to-peer endorsement: only peers (other orgs' gateways) may call.
+/// Peer-to-peer endorsement: only peers (other orgs' gateways) may call
+/// (see the access matrix).
 pub struct PeerEndorser {
     endorser: Arc<Endorser>,
-    msp: Arc<Msp>,
 }
 
 #[tonic::async_trait]
@@ -551,7 +542,6 @@ impl EndorserRpc for PeerEndorser {
         &self,
         req: Request<SignedProposal>,
     ) -> Result<Response<ProposalResponse>, Status> {
-        caller(&req, &self.msp, &[Role::Peer])?;
         self.endorser
             .process(req.get_ref())
             .await

@@ -7,11 +7,13 @@
 
 pub mod ca;
 pub mod cert;
+pub mod consenters;
 pub mod msp;
 pub mod signer;
 pub mod tls;
 
 pub use cert::{CertError, CertInfo, PublicKey};
+pub use consenters::{cert_hash, CertHash, Consenter, ConsenterError, Consenters};
 pub use msp::{Identity, Msp, MspError};
 pub use signer::{SignerError, SigningIdentity};
 

@@ -118,6 +118,7 @@ const CACHE_CAP: usize = 4096;
 /// certificate is parsed and chain-checked once, not per signature.
 pub struct Msp {
     orgs: HashMap<String, Org>,
+    consenters: super::Consenters,
     cache: Mutex<HashMap<[u8; 32], Validated>>,
 }
 
@@ -147,8 +148,14 @@ impl Msp {
             .collect();
         Msp {
             orgs,
+            consenters: super::Consenters::lenient(config),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The channel's configured orderers, bound to their certificates.
+    pub fn consenters(&self) -> &super::Consenters {
+        &self.consenters
     }
 
     /// The member MSP IDs, sorted.

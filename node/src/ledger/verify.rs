@@ -486,28 +486,38 @@ mod tests {
     }
 
     #[test]
-    fn a_block_signed_by_a_client_is_refused_by_committer_and_verify() {
+    fn blocks_not_signed_by_a_configured_orderer_are_refused_by_committer_and_verify() {
         let c = Consortium::new(3);
         let (genesis, blocks) = chain(&c);
-        let mut by_client = blocks[0].clone();
-        block::sign(&mut by_client, &c.orgs[0].client).unwrap();
+        // An orderer-role certificate issued by a member org's own CA, but
+        // not one of the channel's configured orderers.
+        let rogue = testkit::identity(
+            &c.orgs[1].ca,
+            "orderer9.org2",
+            crate::identity::Role::Orderer,
+            crate::identity::ca::KeyKind::Ed25519,
+        );
+        for signer in [&*c.orgs[0].client, &*rogue] {
+            let mut forged = blocks[0].clone();
+            block::sign(&mut forged, signer).unwrap();
 
-        let (_d, ledger) = testkit::temp_ledger();
-        let committer = Committer::new(ledger.clone(), c.rules(), &genesis).unwrap();
-        match committer.commit(by_client.clone()) {
-            Err(CommitError::Block(BlockError::BadSignature { number: 1, .. })) => {}
-            other => panic!("expected BadSignature, got {other:?}"),
-        }
-        assert_eq!(ledger.height(), 1);
+            let (_d, ledger) = testkit::temp_ledger();
+            let committer = Committer::new(ledger.clone(), c.rules(), &genesis).unwrap();
+            match committer.commit(forged.clone()) {
+                Err(CommitError::Block(BlockError::BadSignature { number: 1, .. })) => {}
+                other => panic!("expected BadSignature, got {other:?}"),
+            }
+            assert_eq!(ledger.height(), 1);
 
-        // Written behind the committer's back, verify finds it.
-        let (_d, raw) = raw_ledger(&c, &genesis, &[by_client], |_| {});
-        match verify(&raw, &genesis, &c.rules()) {
-            Err(VerifyError::Block {
-                number: 1,
-                source: BlockError::BadSignature { .. },
-            }) => {}
-            other => panic!("expected a block signature error, got {other:?}"),
+            // Written behind the committer's back, verify finds it.
+            let (_d, raw) = raw_ledger(&c, &genesis, &[forged], |_| {});
+            match verify(&raw, &genesis, &c.rules()) {
+                Err(VerifyError::Block {
+                    number: 1,
+                    source: BlockError::BadSignature { .. },
+                }) => {}
+                other => panic!("expected a block signature error, got {other:?}"),
+            }
         }
     }
 

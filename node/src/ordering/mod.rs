@@ -83,6 +83,13 @@ pub struct OrdererSettings<'a> {
     pub dialer: Arc<Dialer>,
 }
 
+/// The largest Raft message an orderer sends or accepts under `config`:
+/// one block of the largest size plus Raft's framing. Larger batches of
+/// entries are split by the sender.
+pub fn raft_message_bytes(config: &ChannelConfig) -> usize {
+    crate::block::max_block_bytes(config).saturating_add(64 * 1024)
+}
+
 /// How long a block proposal may wait for Raft to commit it.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -101,8 +108,10 @@ impl Orderer {
         }
         let db = store::OrdererDb::open(&s.data_dir.join("orderer"))
             .map_err(|e| OrdererStartError::Db(e.to_string()))?;
-        let sm = store::BlockMachine::open(db.clone(), s.genesis, &s.config.channel_id)
-            .map_err(OrdererStartError::Db)?;
+        let sm =
+            store::BlockMachine::open(db.clone(), s.genesis, &s.config.channel_id, s.msp.clone())
+                .map_err(OrdererStartError::Db)?;
+        let raft_message_bytes = raft_message_bytes(s.config);
         let tip = sm.tip_watch();
         let log = store::LogStore::new(db.clone());
         let config = openraft::Config {
@@ -112,6 +121,7 @@ impl Orderer {
             election_timeout_max: 1200,
             snapshot_policy: openraft::SnapshotPolicy::Never,
             max_payload_entries: 64,
+            snapshot_max_chunk_size: (raft_message_bytes / 2) as u64,
             ..Default::default()
         }
         .validate()
@@ -119,7 +129,7 @@ impl Orderer {
         let raft = Raft::new(
             s.id,
             Arc::new(config),
-            network::Network::new(s.dialer.clone()),
+            network::Network::new(s.dialer.clone(), raft_message_bytes),
             log,
             sm,
         )
@@ -152,7 +162,8 @@ impl Orderer {
             raft: raft.clone(),
             msp: s.msp,
             channel_id: s.config.channel_id.clone(),
-            max_message_bytes: s.config.max_message_bytes as usize,
+            max_message_bytes: crate::block::max_message_bytes(s.config),
+            raft_message_bytes,
             cutter: tx,
             dialer: s.dialer,
             members: members.into_iter().map(|(id, n)| (id, n.addr)).collect(),

@@ -7,7 +7,8 @@ use crate::transport::Dialer;
 use consort_proto::raft_client::RaftClient;
 use consort_proto::RaftPayload;
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -23,18 +24,24 @@ use tonic::transport::Channel;
 #[derive(Clone)]
 pub struct Network {
     dialer: Arc<Dialer>,
+    max_message_bytes: usize,
 }
 
 impl Network {
-    /// A network dialing with `dialer`.
-    pub fn new(dialer: Arc<Dialer>) -> Self {
-        Network { dialer }
+    /// A network dialing with `dialer`, sending messages of at most
+    /// `max_message_bytes` (the receivers' limit).
+    pub fn new(dialer: Arc<Dialer>, max_message_bytes: usize) -> Self {
+        Network {
+            dialer,
+            max_message_bytes,
+        }
     }
 }
 
 /// A connection to one orderer.
 pub struct Connection {
     target: NodeId,
+    max_message_bytes: usize,
     client: Option<RaftClient<Channel>>,
     error: Option<String>,
 }
@@ -46,11 +53,17 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         match self.dialer.channel(&node.addr) {
             Ok(ch) => Connection {
                 target,
-                client: Some(RaftClient::new(ch).max_decoding_message_size(usize::MAX)),
+                max_message_bytes: self.max_message_bytes,
+                client: Some(
+                    RaftClient::new(ch)
+                        .max_decoding_message_size(self.max_message_bytes)
+                        .max_encoding_message_size(self.max_message_bytes),
+                ),
                 error: None,
             },
             Err(e) => Connection {
                 target,
+                max_message_bytes: self.max_message_bytes,
                 client: None,
                 error: Some(e.to_string()),
             },
@@ -75,6 +88,7 @@ impl Connection {
         &mut self,
         rpc: Rpc,
         req: &Req,
+        entries: usize,
     ) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
     where
         Req: Serialize,
@@ -86,6 +100,19 @@ impl Connection {
             return Err(RPCError::Unreachable(Unreachable::new(&Msg(msg))));
         };
         let data = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if data.len() > self.max_message_bytes {
+            // openraft sends fewer entries when told the payload is too large.
+            if entries > 1 {
+                return Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint((entries / 2) as u64),
+                ));
+            }
+            return Err(RPCError::Network(NetworkError::new(&Msg(format!(
+                "Raft message of {} bytes exceeds the limit of {}",
+                data.len(),
+                self.max_message_bytes
+            )))));
+        }
         let payload = RaftPayload { data };
         let reply = match rpc {
             Rpc::Append => client.append_entries(payload).await,
@@ -106,7 +133,8 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(Rpc::Append, &rpc).await
+        let entries = rpc.entries.len();
+        self.call(Rpc::Append, &rpc, entries).await
     }
 
     async fn install_snapshot(
@@ -117,7 +145,7 @@ impl RaftNetwork<TypeConfig> for Connection {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        self.call(Rpc::Snapshot, &rpc).await
+        self.call(Rpc::Snapshot, &rpc, 1).await
     }
 
     async fn vote(
@@ -125,6 +153,6 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: VoteRequest<NodeId>,
         _option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(Rpc::Vote, &rpc).await
+        self.call(Rpc::Vote, &rpc, 1).await
     }
 }

@@ -5,8 +5,8 @@ use super::cutter::Submission;
 use super::store::{ChainTip, OrdererDb};
 use super::types::{NodeId, Raft};
 use super::OrderError;
-use crate::identity::{Msp, Role};
-use crate::transport::{caller, is_connect_failure, Dialer};
+use crate::identity::Msp;
+use crate::transport::{is_connect_failure, Dialer};
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::atomic_broadcast_server::AtomicBroadcast;
 use consort_proto::raft_server;
@@ -56,6 +56,8 @@ pub struct ServiceParts {
     pub channel_id: String,
     /// Largest envelope accepted.
     pub max_message_bytes: usize,
+    /// Largest Raft message or block sent or accepted.
+    pub raft_message_bytes: usize,
     /// The block cutter's queue.
     pub cutter: mpsc::Sender<Submission>,
     /// Dials the leader to forward submissions.
@@ -86,10 +88,10 @@ impl OrdererService {
     pub fn raft_service(&self) -> raft_server::RaftServer<RaftRpc> {
         raft_server::RaftServer::new(RaftRpc {
             raft: self.inner.raft.clone(),
-            msp: self.inner.msp.clone(),
+            max_message_bytes: self.inner.raft_message_bytes,
         })
-        .max_decoding_message_size(usize::MAX)
-        .max_encoding_message_size(usize::MAX)
+        .max_decoding_message_size(self.inner.raft_message_bytes)
+        .max_encoding_message_size(self.inner.raft_message_bytes)
     }
 
     /// The chain tip watch.
@@ -197,8 +199,8 @@ impl OrdererService {
             .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
         tracing::debug!(leader, "forwarding submission to the Raft leader");
         AtomicBroadcastClient::new(ch)
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX)
+            .max_decoding_message_size(self.inner.max_message_bytes)
+            .max_encoding_message_size(self.inner.max_message_bytes)
             .broadcast(fwd)
             .await
     }
@@ -210,12 +212,10 @@ impl AtomicBroadcast for OrdererService {
         &self,
         req: Request<Envelope>,
     ) -> Result<Response<BroadcastResponse>, Status> {
-        caller(
-            &req,
-            &self.inner.msp,
-            &[Role::Client, Role::Peer, Role::Admin, Role::Orderer],
-        )?;
-        let forwarded = req.metadata().get(FORWARDED).is_some();
+        // Only another configured orderer forwards; from anyone else the
+        // mark is ignored.
+        let from_consenter = crate::access::caller_of(&req).is_some_and(|c| c.consenter.is_some());
+        let forwarded = from_consenter && req.metadata().get(FORWARDED).is_some();
         let env = req.into_inner();
         let raw = env.encode_to_vec();
         self.check_envelope(raw.len(), &env)
@@ -250,11 +250,6 @@ impl AtomicBroadcast for OrdererService {
         &self,
         req: Request<DeliverRequest>,
     ) -> Result<Response<Self::DeliverStream>, Status> {
-        caller(
-            &req,
-            &self.inner.msp,
-            &[Role::Peer, Role::Orderer, Role::Admin],
-        )?;
         let mut next = req.into_inner().start;
         let (tx, rx) = mpsc::channel(16);
         let db = self.inner.db.clone();
@@ -287,13 +282,8 @@ impl AtomicBroadcast for OrdererService {
 
     async fn status(
         &self,
-        req: Request<OrdererStatusRequest>,
+        _req: Request<OrdererStatusRequest>,
     ) -> Result<Response<OrdererStatusResponse>, Status> {
-        caller(
-            &req,
-            &self.inner.msp,
-            &[Role::Client, Role::Peer, Role::Admin, Role::Orderer],
-        )?;
         let m = self.inner.raft.metrics().borrow().clone();
         let tip = *self.inner.tip.borrow();
         Ok(Response::new(OrdererStatusResponse {
@@ -306,14 +296,22 @@ impl AtomicBroadcast for OrdererService {
     }
 }
 
-/// The Raft RPC endpoint: only orderers may call it.
+/// The Raft RPC endpoint. The access layer admits only the channel's
+/// configured orderers (by TLS certificate); here each call must also speak
+/// for the Raft node that orderer is: the leader of an AppendEntries or
+/// InstallSnapshot, the candidate of a Vote.
 pub struct RaftRpc {
     raft: Raft,
-    msp: Arc<Msp>,
+    max_message_bytes: usize,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(p: &RaftPayload) -> Result<T, Status> {
-    bincode::deserialize(&p.data)
+fn decode<T: serde::de::DeserializeOwned>(p: &RaftPayload, limit: usize) -> Result<T, Status> {
+    use bincode::Options;
+    bincode::options()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(limit as u64)
+        .deserialize(&p.data)
         .map_err(|e| Status::invalid_argument(format!("bad Raft message: {e}")))
 }
 
@@ -323,29 +321,70 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Response<RaftPayload>, Status> {
         .map_err(|e| Status::internal(e.to_string()))
 }
 
+/// The Raft node ID the calling orderer holds.
+fn consenter_of<T>(req: &Request<T>) -> Result<NodeId, Status> {
+    crate::access::caller_of(req)
+        .and_then(|c| c.consenter)
+        .ok_or_else(|| Status::permission_denied("only the channel's orderers may call Raft"))
+}
+
+/// Refuses a message whose sender claims another node's ID.
+fn bind(consenter: NodeId, claimed: Option<NodeId>) -> Result<(), Status> {
+    match claimed {
+        Some(id) if id == consenter => Ok(()),
+        other => Err(Status::permission_denied(format!(
+            "orderer {consenter} may speak Raft only as itself, not as {}",
+            other.map_or_else(|| "nobody".to_string(), |id| id.to_string())
+        ))),
+    }
+}
+
 #[tonic::async_trait]
 impl raft_server::Raft for RaftRpc {
     async fn append_entries(
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        caller(&req, &self.msp, &[Role::Orderer])?;
-        let r = self.raft.append_entries(decode(req.get_ref())?).await;
-        encode(&r)
+        let me = consenter_of(&req)?;
+        let rpc: openraft::raft::AppendEntriesRequest<super::types::TypeConfig> =
+            decode(req.get_ref(), self.max_message_bytes)?;
+        bind(me, rpc.vote.leader_id().voted_for())?;
+        encode(&self.raft.append_entries(rpc).await)
     }
 
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        caller(&req, &self.msp, &[Role::Orderer])?;
-        let r = self.raft.vote(decode(req.get_ref())?).await;
-        encode(&r)
+        let me = consenter_of(&req)?;
+        let rpc: openraft::raft::VoteRequest<NodeId> =
+            decode(req.get_ref(), self.max_message_bytes)?;
+        bind(me, rpc.vote.leader_id().voted_for())?;
+        encode(&self.raft.vote(rpc).await)
     }
 
     async fn install_snapshot(
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        caller(&req, &self.msp, &[Role::Orderer])?;
-        let r = self.raft.install_snapshot(decode(req.get_ref())?).await;
-        encode(&r)
+        let me = consenter_of(&req)?;
+        let rpc: openraft::raft::InstallSnapshotRequest<super::types::TypeConfig> =
+            decode(req.get_ref(), self.max_message_bytes)?;
+        bind(me, rpc.vote.leader_id().voted_for())?;
+        encode(&self.raft.install_snapshot(rpc).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_orderer_speaks_only_as_itself() {
+        assert!(bind(2, Some(2)).is_ok());
+        let e = bind(2, Some(1)).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        assert!(e.message().contains("only as itself, not as 1"));
+        assert_eq!(
+            bind(2, None).unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
     }
 }

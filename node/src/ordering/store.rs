@@ -14,6 +14,7 @@
 
 use super::types::{ApplyOutcome, NodeId, RaftBlock, TypeConfig};
 use crate::block::{self, Hash};
+use crate::identity::Msp;
 use consort_proto::Block;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
@@ -303,6 +304,10 @@ struct SnapshotData {
 pub struct BlockMachine {
     db: OrdererDb,
     channel_id: String,
+    /// Membership: blocks must be signed by a configured orderer.
+    msp: Arc<Msp>,
+    /// The encoded genesis block, which every snapshot must start with.
+    genesis: Vec<u8>,
     meta: SmMeta,
     tip: ChainTip,
     tip_tx: Arc<watch::Sender<ChainTip>>,
@@ -311,7 +316,12 @@ pub struct BlockMachine {
 
 impl BlockMachine {
     /// Opens the state machine, writing the genesis block on first start.
-    pub fn open(db: OrdererDb, genesis: &Block, channel_id: &str) -> Result<Self, String> {
+    pub fn open(
+        db: OrdererDb,
+        genesis: &Block,
+        channel_id: &str,
+        msp: Arc<Msp>,
+    ) -> Result<Self, String> {
         let meta: SmMeta = db.get(CF_SM_META, b"meta")?.unwrap_or_default();
         if db.block(0)?.is_none() {
             let mut batch = WriteBatch::default();
@@ -328,6 +338,8 @@ impl BlockMachine {
         Ok(BlockMachine {
             db,
             channel_id: channel_id.to_string(),
+            msp,
+            genesis: genesis.encode_to_vec(),
             meta,
             tip,
             tip_tx: Arc::new(tip_tx),
@@ -368,7 +380,42 @@ impl BlockMachine {
             Block::decode(data.0.as_slice()).map_err(|e| format!("block does not decode: {e}"))?;
         let header = block::check_link(&b, &self.channel_id, self.tip.height, &self.tip.last_hash)
             .map_err(|e| e.to_string())?;
+        block::check_signature(&b, header.number, &self.msp).map_err(|e| e.to_string())?;
         Ok((b, header.number))
+    }
+
+    /// Checks a received snapshot before it replaces anything: it must
+    /// start with this channel's genesis block, and every later block must
+    /// extend the one before it and carry a configured orderer's signature.
+    /// Returns the chain tip it would give.
+    fn verify_snapshot(&self, data: &SnapshotData) -> Result<ChainTip, String> {
+        let Some((first, rest)) = data.blocks.split_first() else {
+            return Err("snapshot holds no blocks".into());
+        };
+        if *first != self.genesis {
+            return Err("snapshot does not start with this channel's genesis block".into());
+        }
+        let mut tip = ChainTip {
+            height: 1,
+            last_hash: block::sha256(
+                &Block::decode(first.as_slice())
+                    .map_err(|e| format!("snapshot block 0: {e}"))?
+                    .header,
+            ),
+        };
+        for raw in rest {
+            let n = tip.height;
+            let b =
+                Block::decode(raw.as_slice()).map_err(|e| format!("snapshot block {n}: {e}"))?;
+            block::check_link(&b, &self.channel_id, n, &tip.last_hash)
+                .map_err(|e| format!("snapshot: {e}"))?;
+            block::check_signature(&b, n, &self.msp).map_err(|e| format!("snapshot: {e}"))?;
+            tip = ChainTip {
+                height: n + 1,
+                last_hash: block::block_hash(&b),
+            };
+        }
+        Ok(tip)
     }
 }
 
@@ -489,6 +536,10 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
         let serr = |e: String| msg_err(ErrorSubject::StateMachine, ErrorVerb::Write, e);
         let bytes = snapshot.into_inner();
         let data: SnapshotData = bincode::deserialize(&bytes).map_err(|e| serr(e.to_string()))?;
+        let tip = self.verify_snapshot(&data).map_err(|e| {
+            tracing::error!(error = %e, "refused a snapshot");
+            serr(format!("refused snapshot: {e}"))
+        })?;
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(
             self.db.cf(CF_BLOCKS),
@@ -514,7 +565,7 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
         );
         self.db.synced(batch).map_err(|e| serr(e.to_string()))?;
         self.snapshot = Some((meta.clone(), bytes));
-        self.tip = Self::read_tip(&self.db).map_err(serr)?;
+        self.tip = tip;
         self.tip_tx.send_replace(self.tip);
         Ok(())
     }
@@ -524,5 +575,137 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
             meta: meta.clone(),
             snapshot: Box::new(Cursor::new(data.clone())),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::ca::KeyKind;
+    use crate::identity::{Role, SigningIdentity};
+    use crate::testkit::{self, block_after, Consortium};
+    use consort_proto::ChannelConfig;
+    use openraft::CommittedLeaderId;
+
+    const CH: &str = "testchannel";
+
+    fn machine(c: &Consortium) -> (tempfile::TempDir, BlockMachine, Block) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = OrdererDb::open(&dir.path().join("orderer")).unwrap();
+        let genesis = block::genesis(&c.config);
+        let sm = BlockMachine::open(db, &genesis, CH, c.msp.clone()).unwrap();
+        (dir, sm, genesis)
+    }
+
+    fn entry(index: u64, b: &Block) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(RaftBlock(b.encode_to_vec())),
+        }
+    }
+
+    fn rogue(c: &Consortium) -> Arc<SigningIdentity> {
+        testkit::identity(
+            &c.orgs[0].ca,
+            "orderer9.org1",
+            Role::Orderer,
+            KeyKind::Ed25519,
+        )
+    }
+
+    #[tokio::test]
+    async fn applies_only_blocks_signed_by_a_configured_orderer() {
+        let c = Consortium::new(3);
+        let (_dir, mut sm, genesis) = machine(&c);
+        let forged = block_after(CH, 1, &genesis, vec![b"tx".to_vec()], Some(&rogue(&c)));
+        let good = block_after(
+            CH,
+            1,
+            &genesis,
+            vec![b"tx".to_vec()],
+            Some(&c.orgs[1].orderer),
+        );
+        let out = sm
+            .apply(vec![entry(1, &forged), entry(2, &good)])
+            .await
+            .unwrap();
+        match &out[0] {
+            ApplyOutcome::Rejected(reason) => {
+                assert!(
+                    reason.contains("not one of the channel's orderers"),
+                    "{reason}"
+                )
+            }
+            other => panic!("expected Rejected, got {other:?}"),
+        }
+        assert_eq!(out[1], ApplyOutcome::Accepted(1));
+        assert_eq!(sm.db().block(1).unwrap(), Some(good));
+        assert_eq!(sm.tip_watch().borrow().height, 2);
+    }
+
+    fn snapshot_of(blocks: &[&Block]) -> Box<Cursor<Vec<u8>>> {
+        let data = SnapshotData {
+            meta: SmMeta::default(),
+            blocks: blocks.iter().map(|b| b.encode_to_vec()).collect(),
+        };
+        Box::new(Cursor::new(bincode::serialize(&data).unwrap()))
+    }
+
+    fn meta(index: u64) -> SnapshotMeta<NodeId, BasicNode> {
+        SnapshotMeta {
+            last_log_id: Some(LogId::new(CommittedLeaderId::new(1, 1), index)),
+            last_membership: StoredMembership::default(),
+            snapshot_id: format!("1-{index}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_verified_before_it_replaces_the_store() {
+        let c = Consortium::new(3);
+        let (_dir, mut sm, genesis) = machine(&c);
+        let b1 = block_after(
+            CH,
+            1,
+            &genesis,
+            vec![b"one".to_vec()],
+            Some(&c.orgs[0].orderer),
+        );
+        sm.apply(vec![entry(1, &b1)]).await.unwrap();
+
+        let other_genesis = block::genesis(&ChannelConfig {
+            channel_id: CH.into(),
+            ..Default::default()
+        });
+        let forged = block_after(CH, 2, &b1, vec![b"evil".to_vec()], Some(&rogue(&c)));
+        let unlinked = block_after(
+            CH,
+            2,
+            &genesis,
+            vec![b"x".to_vec()],
+            Some(&c.orgs[0].orderer),
+        );
+        let refused = [
+            snapshot_of(&[]),
+            snapshot_of(&[&other_genesis, &b1]),
+            snapshot_of(&[&genesis, &b1, &forged]),
+            snapshot_of(&[&genesis, &b1, &unlinked]),
+            Box::new(Cursor::new(b"not a snapshot".to_vec())),
+        ];
+        for snap in refused {
+            assert!(sm.install_snapshot(&meta(9), snap).await.is_err());
+            // Nothing was replaced.
+            assert_eq!(sm.db().block(1).unwrap(), Some(b1.clone()));
+            assert!(sm.db().block(2).unwrap().is_none());
+            assert_eq!(sm.tip_watch().borrow().height, 2);
+        }
+
+        let b2 = block_after(CH, 2, &b1, vec![b"two".to_vec()], Some(&c.orgs[2].orderer));
+        sm.install_snapshot(&meta(3), snapshot_of(&[&genesis, &b1, &b2]))
+            .await
+            .unwrap();
+        assert_eq!(sm.db().block(2).unwrap(), Some(b2.clone()));
+        let tip = *sm.tip_watch().borrow();
+        assert_eq!(tip.height, 3);
+        assert_eq!(tip.last_hash, block::block_hash(&b2));
     }
 }

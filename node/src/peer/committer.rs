@@ -171,6 +171,7 @@ mod tests {
     use crate::identity::Role;
     use crate::testkit::{self, block_after, endorsed_envelope, rwset, version, Consortium};
     use consort_proto::TxValidationCode as Code;
+    use prost::Message;
 
     const CH: &str = "testchannel";
 
@@ -318,6 +319,36 @@ mod tests {
             }
             other => panic!("expected BadSignature, got {other:?}"),
         }
+        // An orderer-role certificate from a member org's CA that the channel
+        // config does not list among its orderers.
+        let rogue = testkit::identity(
+            &c.orgs[0].ca,
+            "orderer9.org1",
+            Role::Orderer,
+            KeyKind::Ed25519,
+        );
+        match refused(block_after(CH, 1, &f.genesis, data.clone(), Some(&rogue))) {
+            BlockError::BadSignature { number: 1, reason } => {
+                assert!(
+                    reason.contains("not one of the channel's orderers"),
+                    "{reason}"
+                )
+            }
+            other => panic!("expected BadSignature, got {other:?}"),
+        }
+        // A configured orderer's certificate presented as another org's.
+        let mut misattributed = block_after(CH, 1, &f.genesis, data.clone(), Some(orderer));
+        if let Some(sig) = misattributed.signature.as_mut() {
+            sig.signer = consort_proto::SerializedIdentity {
+                msp_id: "Org2MSP".into(),
+                cert_der: orderer.cert_der().to_vec(),
+            }
+            .encode_to_vec();
+        }
+        assert!(matches!(
+            refused(misattributed),
+            BlockError::BadSignature { number: 1, .. }
+        ));
         // A member orderer's signature over another header.
         let mut forged = block_after(CH, 1, &f.genesis, data.clone(), None);
         let other = block_after(CH, 1, &f.genesis, vec![], Some(orderer));

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Pulls blocks until `shutdown` turns true.
+/// Pulls blocks until `shutdown` turns true. A block larger than
+/// `max_block_bytes` is refused while it is decoded.
 pub async fn run(
     committer: Arc<Committer>,
     dialer: Arc<Dialer>,
     orderers: Vec<String>,
     first: usize,
+    max_block_bytes: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if orderers.is_empty() {
@@ -30,7 +32,7 @@ pub async fn run(
         let endpoint = &orderers[i % orderers.len()];
         let before = committer.ledger().height();
         tokio::select! {
-            r = stream_from(&committer, &dialer, endpoint) => {
+            r = stream_from(&committer, &dialer, endpoint, max_block_bytes) => {
                 match r {
                     Ok(()) => tracing::info!(orderer = %endpoint, "deliver stream ended"),
                     Err(e) => tracing::warn!(orderer = %endpoint, error = %e, "deliver stream failed; switching orderer"),
@@ -63,11 +65,12 @@ async fn stream_from(
     committer: &Arc<Committer>,
     dialer: &Dialer,
     endpoint: &str,
+    max_block_bytes: usize,
 ) -> Result<(), DeliverError> {
     let ch = dialer
         .channel(endpoint)
         .map_err(|e| DeliverError::Transport(e.to_string()))?;
-    let mut client = AtomicBroadcastClient::new(ch).max_decoding_message_size(usize::MAX);
+    let mut client = AtomicBroadcastClient::new(ch).max_decoding_message_size(max_block_bytes);
     let start = committer.ledger().height();
     let mut stream = client
         .deliver(DeliverRequest { start })
