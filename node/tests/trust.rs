@@ -281,8 +281,9 @@ async fn oversized_messages_are_refused_without_growing_the_node() {
     padded.extend_from_slice(&[0x7a]); // field 15, length-delimited
     prost::encoding::encode_varint(big.len() as u64, &mut padded);
     padded.extend_from_slice(&big);
-    let err = tonic::client::Grpc::new(peer_ch)
-        .max_encoding_message_size(usize::MAX)
+    let mut grpc = tonic::client::Grpc::new(peer_ch).max_encoding_message_size(usize::MAX);
+    grpc.ready().await.unwrap();
+    let err = grpc
         .server_streaming::<_, consort_proto::Block, _>(
             tonic::Request::new(RawBytes(padded)),
             http::uri::PathAndQuery::from_static("/consort.AtomicBroadcast/Deliver"),
