@@ -36,13 +36,39 @@ pub enum KeyKind {
     EcdsaP256,
 }
 
+/// The fixed PKCS#8 v1 (RFC 5208) prefix of an Ed25519 private key
+/// (RFC 8410): version 0, algorithm id-Ed25519, then the 32-byte seed as an
+/// OCTET STRING inside the privateKey OCTET STRING.
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// An Ed25519 seed as a PKCS#8 v1 private key. PKCS#8 v2 (RFC 5958, the
+/// public key attached) is what ring writes, and OpenSSL 3.0, Python's
+/// `ssl` and `cryptography` refuse it; v1 is read everywhere.
+pub fn ed25519_pkcs8_v1(seed: &[u8; 32]) -> Vec<u8> {
+    let mut der = Vec::with_capacity(48);
+    der.extend_from_slice(&ED25519_PKCS8_V1_PREFIX);
+    der.extend_from_slice(seed);
+    der
+}
+
 impl KeyKind {
     fn generate(self) -> Result<KeyPair, CaError> {
-        let alg = match self {
-            KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
-            KeyKind::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        };
-        Ok(KeyPair::generate_for(alg)?)
+        match self {
+            KeyKind::Ed25519 => {
+                let mut seed = [0u8; 32];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
+                    .map_err(|_| CaError::Generate(rcgen::Error::RingUnspecified))?;
+                let der = ed25519_pkcs8_v1(&seed);
+                Ok(KeyPair::from_pkcs8_der_and_sign_algo(
+                    &rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_slice()),
+                    &rcgen::PKCS_ED25519,
+                )?)
+            }
+            // ring's ECDSA PKCS#8 is already version 0 (v1).
+            KeyKind::EcdsaP256 => Ok(KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?),
+        }
     }
 }
 
@@ -239,5 +265,78 @@ impl CertAuthority {
                 .push(CustomExtension::from_oid_content(ATTRIBUTES_OID, json));
         }
         self.sign(params, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::SigningIdentity;
+
+    #[test]
+    fn ed25519_keys_are_written_as_pkcs8_v1_and_earlier_v2_keys_still_load() {
+        let ca = CertAuthority::generate("Org1MSP", KeyKind::Ed25519).unwrap();
+        let issued = ca
+            .issue(&IssueRequest::new("user1@org1", Role::Client, vec![]))
+            .unwrap();
+        for der in [&issued.key_der, &ca.cert().key_der] {
+            assert_eq!(der.len(), 48);
+            assert_eq!(
+                der[..16],
+                ED25519_PKCS8_V1_PREFIX,
+                "version 0, no public key"
+            );
+        }
+        assert!(issued.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let id =
+            SigningIdentity::from_der("Org1MSP", issued.cert_der.clone(), issued.key_der.clone())
+                .unwrap();
+        // The same key as PKCS#8 v2 (RFC 5958), as earlier versions wrote it.
+        let seed = &issued.key_der[16..48];
+        let cert = crate::identity::cert::parse(&issued.cert_der).unwrap();
+        let public = cert.public_key.raw_bytes();
+        let mut v2 = vec![
+            0x30, 0x53, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        v2.extend_from_slice(seed);
+        v2.extend_from_slice(&[0xa1, 0x23, 0x03, 0x21, 0x00]);
+        v2.extend_from_slice(public);
+        let legacy = SigningIdentity::from_der("Org1MSP", issued.cert_der, v2).unwrap();
+        assert_eq!(legacy.sign(b"m").unwrap(), id.sign(b"m").unwrap());
+        // A CA key written by earlier versions loads too.
+        let p256 = CertAuthority::generate("Org2MSP", KeyKind::EcdsaP256).unwrap();
+        CertAuthority::load("Org2MSP", &p256.cert().cert_pem, &p256.cert().key_pem).unwrap();
+    }
+
+    #[test]
+    fn openssl_reads_the_keys_it_is_given() {
+        if std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_err()
+        {
+            eprintln!("openssl not installed; skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for kind in [KeyKind::Ed25519, KeyKind::EcdsaP256] {
+            let ca = CertAuthority::generate("Org1MSP", kind).unwrap();
+            let issued = ca
+                .issue(&IssueRequest::new("peer0.org1", Role::Peer, vec![]))
+                .unwrap();
+            let path = dir.path().join(format!("{kind:?}.pem"));
+            std::fs::write(&path, &issued.key_pem).unwrap();
+            let out = std::process::Command::new("openssl")
+                .args(["pkey", "-noout", "-in"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{kind:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }

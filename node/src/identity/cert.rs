@@ -50,6 +50,11 @@ impl PublicKey {
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.alg
     }
+
+    /// The raw key: 32 bytes for Ed25519, the uncompressed SEC1 point for P-256.
+    pub fn raw_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// What a certificate says, parsed once.
