@@ -36,6 +36,9 @@ const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
 const MISMATCH_RETRIES: u32 = 8;
 /// Base wait before such a retry (grows linearly).
 const MISMATCH_BACKOFF: Duration = Duration::from_millis(50);
+/// Pause before the one resend of a submission whose outcome is unknown
+/// (long enough for a Raft election to settle).
+const RESEND_PAUSE: Duration = Duration::from_millis(500);
 /// Default CommitStatus wait.
 const COMMIT_WAIT: Duration = Duration::from_secs(30);
 
@@ -377,8 +380,14 @@ impl Gateway for GatewayService {
         let n = self.p.orderers.len();
         let start = self.next_orderer.fetch_add(1, Ordering::Relaxed);
         let mut unreachable = Vec::new();
-        for i in 0..n {
+        // Once the outcome is unknown the envelope is resent once (a copy
+        // already ordered makes the resend DUPLICATE_TXID, never a second
+        // effect); after that the client is told the outcome is unknown.
+        let mut unknown: Option<String> = None;
+        let mut i = 0;
+        while i < n + 1 {
             let ep = &self.p.orderers[(start + i) % n];
+            i += 1;
             let ch = match self.p.dialer.channel(ep) {
                 Ok(c) => c,
                 Err(e) => {
@@ -396,15 +405,26 @@ impl Gateway for GatewayService {
                         block_number: resp.into_inner().block_number,
                     }))
                 }
-                // Only a submission that never reached an orderer is retried
-                // elsewhere; any other answer is the ordering service's own,
-                // and retrying could order the transaction twice.
-                Err(s) if crate::transport::is_connect_failure(&s) => {
-                    tracing::info!(orderer = %ep, error = %s, "orderer unreachable; trying the next");
-                    unreachable.push(format!("{ep}: {}", s.message()));
-                }
-                Err(s) => return Err(s),
+                Err(s) => match status::submit_answer(&s) {
+                    status::SubmitAnswer::NotSent => {
+                        tracing::info!(orderer = %ep, error = %s, "orderer unreachable; trying the next");
+                        unreachable.push(format!("{ep}: {}", s.message()));
+                    }
+                    status::SubmitAnswer::Refused => return Err(s),
+                    status::SubmitAnswer::Unknown => {
+                        let detail = format!("{ep}: {:?}: {}", s.code(), s.message());
+                        if unknown.is_some() {
+                            return Err(status::outcome_unknown(&detail));
+                        }
+                        tracing::info!(orderer = %ep, error = %s, "submission outcome unknown; resending once");
+                        unknown = Some(detail);
+                        tokio::time::sleep(RESEND_PAUSE).await;
+                    }
+                },
             }
+        }
+        if let Some(detail) = unknown {
+            return Err(status::outcome_unknown(&detail));
         }
         Err(Status::unavailable(format!(
             "ordering service unavailable: no orderer reachable ({})",
