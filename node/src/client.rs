@@ -145,7 +145,7 @@ impl Client {
     /// or refuses the handshake.
     pub async fn connect(profile: &ClientProfile) -> Result<Self, ClientError> {
         let (dialer, config) = dialer_for(profile)?;
-        let signer = dialer.identity().clone();
+        let signer = signer_for(profile)?;
         let ch = dialer
             .connect(&profile.gateway, profile.tls_name.as_deref())
             .await?;
@@ -395,21 +395,25 @@ impl Client {
     }
 }
 
-/// A dialer presenting the profile's identity and trusting the CAs of the
-/// channel in the profile's genesis block, with that channel's config.
+/// A dialer presenting the profile's TLS identity and trusting the TLS CAs
+/// of the channel in the profile's genesis block, with that channel's config.
 pub fn dialer_for(profile: &ClientProfile) -> Result<(Dialer, ChannelConfig), ClientError> {
-    let signer = Arc::new(
-        SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
-            .map_err(|e| ClientError::Setup(e.to_string()))?,
+    let (cert, key) = profile.tls_files();
+    let tls = Arc::new(
+        SigningIdentity::load(&profile.msp_id, cert, key)
+            .map_err(|e| ClientError::Setup(format!("TLS identity: {e}")))?,
     );
     let (_, config) =
         load_genesis(&profile.genesis).map_err(|e| ClientError::Setup(e.to_string()))?;
-    let cas: Vec<Vec<u8>> = config
-        .orgs
-        .iter()
-        .flat_map(|o| o.ca_certs.clone())
-        .collect();
-    Ok((Dialer::new(signer, cas), config))
+    let roots = crate::identity::tls_roots(&config);
+    Ok((Dialer::new(tls, roots), config))
+}
+
+/// The profile's signing identity.
+pub fn signer_for(profile: &ClientProfile) -> Result<Arc<SigningIdentity>, ClientError> {
+    SigningIdentity::load(&profile.msp_id, &profile.cert, &profile.key)
+        .map(Arc::new)
+        .map_err(|e| ClientError::Setup(format!("signing identity: {e}")))
 }
 
 /// An orderer's status, dialing it directly with the profile's identity.

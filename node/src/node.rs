@@ -183,8 +183,16 @@ pub async fn run(
         .validate(signer.serialized())
         .map_err(|e| NodeError::Identity(e.to_string()))?;
     tracing::info!(node = %cfg.name, msp = %me.msp_id, role = %me.role, channel = %config.channel_id, "starting");
-    let dialer = Arc::new(Dialer::new(signer.clone(), msp.all_ca_certs()));
-    // A node running both roles orders and signs blocks as its own orderer identity.
+    let tls_roots = crate::identity::tls_roots(&config);
+    let load_tls = |(cert, key): (&Path, &Path)| {
+        SigningIdentity::load(&cfg.msp_id, cert, key)
+            .map(Arc::new)
+            .map_err(|e| NodeError::Identity(format!("TLS identity: {e}")))
+    };
+    let tls_identity = load_tls(cfg.tls_files())?;
+    let dialer = Arc::new(Dialer::new(tls_identity.clone(), tls_roots.clone()));
+    // A node running both roles orders and signs blocks as its own orderer
+    // identity, and presents the orderer's TLS certificate to other orderers.
     let (orderer_signer, orderer_dialer) = match (&cfg.orderer_cert, &cfg.orderer_key) {
         (Some(cert), Some(key)) if cfg.has(NodeRole::Orderer) => {
             let id = Arc::new(
@@ -200,7 +208,11 @@ pub async fn run(
                     "orderer_cert carries role {role}, not orderer"
                 )));
             }
-            let d = Arc::new(Dialer::new(id.clone(), msp.all_ca_certs()));
+            let tls = match cfg.orderer_tls_files() {
+                Some(files) => load_tls(files)?,
+                None => id.clone(),
+            };
+            let d = Arc::new(Dialer::new(tls, tls_roots.clone()));
             (id, d)
         }
         _ => (signer.clone(), dialer.clone()),
@@ -208,7 +220,7 @@ pub async fn run(
     if cfg.has(NodeRole::Orderer) {
         check_consenter(&cfg, &consenters, &orderer_signer, &orderer_dialer)?;
     }
-    let server_tls = tls::server_config(&signer, msp.clone())?;
+    let server_tls = tls::server_config(&tls_identity, msp.clone())?;
     let max = block::max_message_bytes(&config);
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -244,7 +256,7 @@ pub async fn run(
         let endorser = Arc::new(Endorser::new(
             definitions,
             ledger.clone(),
-            ChaincodeHost::new(chaincodes, Arc::new(ExternalConnector::new(&signer))),
+            ChaincodeHost::new(chaincodes, Arc::new(ExternalConnector::new(&tls_identity))),
             signer.clone(),
             Duration::from_millis(cfg.chaincode_timeout_ms),
         ));
@@ -333,14 +345,14 @@ pub async fn health(cfg: &NodeConfig) -> Result<String, NodeError> {
     use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
     use consort_proto::gateway_client::GatewayClient;
     let (_, config) = load_genesis(&cfg.genesis)?;
-    let msp = Msp::from_config(&config);
-    let signer = Arc::new(
-        SigningIdentity::load(&cfg.msp_id, &cfg.cert, &cfg.key)
-            .map_err(|e| NodeError::Identity(e.to_string()))?,
+    let (cert, key) = cfg.tls_files();
+    let tls_identity = Arc::new(
+        SigningIdentity::load(&cfg.msp_id, cert, key)
+            .map_err(|e| NodeError::Identity(format!("TLS identity: {e}")))?,
     );
     let port = cfg.listen.rsplit(':').next().unwrap_or_default();
     let endpoint = format!("127.0.0.1:{port}");
-    let dialer = Dialer::new(signer, msp.all_ca_certs());
+    let dialer = Dialer::new(tls_identity, crate::identity::tls_roots(&config));
     let ch = dialer.connect(&endpoint, Some("127.0.0.1")).await?;
     let unhealthy = |what: &str, s: tonic::Status| {
         NodeError::Transport(transport::TransportError::Connect {

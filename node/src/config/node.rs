@@ -41,10 +41,19 @@ pub struct NodeConfig {
     pub listen: String,
     /// Where the node keeps its RocksDB databases.
     pub data_dir: PathBuf,
-    /// The node's certificate (PEM); used for signing and for TLS.
+    /// The node's signing certificate (PEM), issued by its org's CA: signs
+    /// endorsements (a peer) or blocks (an orderer).
     pub cert: PathBuf,
     /// Its PKCS#8 private key (PEM).
     pub key: PathBuf,
+    /// The node's TLS certificate (PEM), issued by its org's TLS CA
+    /// (ECDSA P-256, which every TLS stack speaks). Absent: `cert` serves
+    /// for TLS as well.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS certificate's PKCS#8 private key (PEM), with `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
     /// The channel's genesis block.
     pub genesis: PathBuf,
     /// Raft node ID; required for an orderer.
@@ -57,6 +66,13 @@ pub struct NodeConfig {
     /// The orderer's PKCS#8 private key (PEM), with `orderer_cert`.
     #[serde(default)]
     pub orderer_key: Option<PathBuf>,
+    /// For a node running both roles: the orderer's TLS certificate, which
+    /// it presents to other orderers. Absent: `orderer_cert`.
+    #[serde(default)]
+    pub orderer_tls_cert: Option<PathBuf>,
+    /// Its private key, with `orderer_tls_cert`.
+    #[serde(default)]
+    pub orderer_tls_key: Option<PathBuf>,
     /// Chaincode execution timeout in milliseconds.
     #[serde(default = "default_cc_timeout")]
     pub chaincode_timeout_ms: u64,
@@ -77,10 +93,14 @@ const FIELDS: &[&str] = &[
     "data_dir",
     "cert",
     "key",
+    "tls_cert",
+    "tls_key",
     "genesis",
     "orderer_id",
     "orderer_cert",
     "orderer_key",
+    "orderer_tls_cert",
+    "orderer_tls_key",
     "chaincode_timeout_ms",
     "log_format",
 ];
@@ -103,11 +123,57 @@ impl NodeConfig {
         c.genesis = resolve(base, &c.genesis);
         c.orderer_cert = c.orderer_cert.map(|p| resolve(base, &p));
         c.orderer_key = c.orderer_key.map(|p| resolve(base, &p));
+        for p in [
+            &mut c.tls_cert,
+            &mut c.tls_key,
+            &mut c.orderer_tls_cert,
+            &mut c.orderer_tls_key,
+        ] {
+            *p = p.as_ref().map(|p| resolve(base, p));
+        }
         c.validate()
+    }
+
+    /// The TLS certificate and key files: `tls_cert`/`tls_key`, or the
+    /// signing pair when they are absent.
+    pub fn tls_files(&self) -> (&Path, &Path) {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => (c, k),
+            _ => (&self.cert, &self.key),
+        }
+    }
+
+    /// For a node running both roles, the orderer's TLS files (falling back
+    /// to its signing pair), when it has an orderer identity of its own.
+    pub fn orderer_tls_files(&self) -> Option<(&Path, &Path)> {
+        match (
+            &self.orderer_tls_cert,
+            &self.orderer_tls_key,
+            &self.orderer_cert,
+            &self.orderer_key,
+        ) {
+            (Some(c), Some(k), _, _) | (None, None, Some(c), Some(k)) => Some((c, k)),
+            _ => None,
+        }
     }
 
     /// Checks field values.
     pub fn validate(self) -> Result<Self, ConfigError> {
+        for (field, a, b) in [
+            ("tls_cert", &self.tls_cert, &self.tls_key),
+            (
+                "orderer_tls_cert",
+                &self.orderer_tls_cert,
+                &self.orderer_tls_key,
+            ),
+        ] {
+            if a.is_some() != b.is_some() {
+                return Err(ConfigError::Invalid {
+                    field,
+                    message: "give the certificate and its key together".into(),
+                });
+            }
+        }
         if self.name.is_empty() {
             return Err(ConfigError::Invalid {
                 field: "name",

@@ -78,6 +78,22 @@ impl FromStr for Role {
     }
 }
 
+/// The TLS roots of a channel: each member org's TLS CA certificates, or
+/// its signing CA certificates for an org that has no separate TLS CA.
+pub fn tls_roots(config: &consort_proto::ChannelConfig) -> Vec<Vec<u8>> {
+    config
+        .orgs
+        .iter()
+        .flat_map(|o| {
+            if o.tls_ca_certs.is_empty() {
+                o.ca_certs.clone()
+            } else {
+                o.tls_ca_certs.clone()
+            }
+        })
+        .collect()
+}
+
 /// Seconds since the Unix epoch, for certificate validity checks.
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
