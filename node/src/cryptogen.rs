@@ -336,6 +336,7 @@ pub fn channel_config(
                     .map(|(_, der)| der.clone())
                     .collect(),
                 revoked_serials: vec![],
+                tls_ca_certs: vec![],
             })
             .collect(),
         orderers,
@@ -435,6 +436,10 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             orderer_id,
             orderer_cert: None,
             orderer_key: None,
+            tls_cert: None,
+            tls_key: None,
+            orderer_tls_cert: None,
+            orderer_tls_key: None,
             chaincode_timeout_ms: 30_000,
             log_format: LogFormat::Text,
         };
@@ -456,6 +461,8 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             msp_id: org.msp_id.clone(),
             cert: "cert.pem".into(),
             key: "key.pem".into(),
+            tls_cert: None,
+            tls_key: None,
             genesis: relative_genesis(3),
             gateway: org
                 .peers

@@ -61,6 +61,7 @@ impl Consortium {
                     msp_id: o.ca.msp_id().to_string(),
                     ca_certs: vec![o.ca.cert().cert_der.clone()],
                     revoked_serials: vec![],
+                    tls_ca_certs: vec![],
                 })
                 .collect(),
             chaincodes: vec![ChaincodeDefinition {

@@ -410,6 +410,8 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
         msp_id: "Org1MSP".into(),
         cert: evil_dir.join("cert.pem"),
         key: evil_dir.join("key.pem"),
+        tls_cert: None,
+        tls_key: None,
         genesis: t.net.net.genesis.clone(),
         gateway: t.net.nodes_of(consort::config::NodeRole::Peer)[0]
             .endpoint
