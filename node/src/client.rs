@@ -234,6 +234,33 @@ impl Client {
         })
     }
 
+    /// The events `chaincode` sets in valid transactions: every one after
+    /// `after` (from block `start` when there is no checkpoint), then new
+    /// ones as they commit.
+    pub async fn chaincode_events(
+        &self,
+        chaincode: &str,
+        start: u64,
+        after: Option<Checkpoint>,
+    ) -> Result<ChaincodeEvents, ClientError> {
+        let start_block = after.map_or(start, |c| c.block);
+        let stream = self
+            .gateway
+            .clone()
+            .chaincode_events(ChaincodeEventsRequest {
+                chaincode: chaincode.to_string(),
+                start_block,
+            })
+            .await
+            .map_err(|s| ClientError::rpc("chaincode events", s))?
+            .into_inner();
+        Ok(ChaincodeEvents {
+            stream,
+            after,
+            pending: Default::default(),
+        })
+    }
+
     /// Runs a query on the gateway's peer.
     pub async fn evaluate(
         &self,
@@ -392,6 +419,87 @@ impl Client {
             .await
             .map_err(|s| ClientError::rpc("peer status", s))?
             .into_inner())
+    }
+}
+
+/// Where an application is in a chaincode's event stream: the last event it
+/// handled. Save it (e.g. as JSON) after each event; after a restart,
+/// [`Client::chaincode_events`] from it delivers every later event once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// The block of the last event handled.
+    pub block: u64,
+    /// Its transaction's index in that block.
+    pub tx_number: u64,
+}
+
+impl Checkpoint {
+    /// The checkpoint just after `event`.
+    pub fn after(event: &ChaincodeEventItem) -> Self {
+        Checkpoint {
+            block: event.block,
+            tx_number: event.tx_number,
+        }
+    }
+}
+
+/// One chaincode event with where it was committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChaincodeEventItem {
+    /// The block it was committed in.
+    pub block: u64,
+    /// The transaction's index in the block.
+    pub tx_number: u64,
+    /// The transaction.
+    pub tx_id: String,
+    /// The event's name.
+    pub name: String,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
+
+/// A chaincode's events, in commit order.
+pub struct ChaincodeEvents {
+    stream: tonic::Streaming<ChaincodeEventsResponse>,
+    after: Option<Checkpoint>,
+    pending: std::collections::VecDeque<ChaincodeEventItem>,
+}
+
+impl ChaincodeEvents {
+    /// The next event, waiting for it to commit; `None` when the gateway
+    /// ends the stream.
+    pub async fn next(&mut self) -> Result<Option<ChaincodeEventItem>, ClientError> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Ok(Some(e));
+            }
+            let Some(resp) = self
+                .stream
+                .message()
+                .await
+                .map_err(|s| ClientError::rpc("chaincode events", s))?
+            else {
+                return Ok(None);
+            };
+            let after = self.after;
+            self.pending.extend(
+                resp.events
+                    .into_iter()
+                    .filter(|r| {
+                        after.is_none_or(|c| (resp.block_number, r.tx_number) > (c.block, c.tx_number))
+                    })
+                    .map(|r| {
+                        let event = r.event.unwrap_or_default();
+                        ChaincodeEventItem {
+                            block: resp.block_number,
+                            tx_number: r.tx_number,
+                            tx_id: r.tx_id,
+                            name: event.name,
+                            payload: event.payload,
+                        }
+                    }),
+            );
+        }
     }
 }
 

@@ -179,6 +179,8 @@ fn transfer(
         .ok_or_else(|| ChaincodeError::business(format!("balance of {to} would overflow")))?;
     ledger::put_balance(stub, symbol, from, from_after)?;
     ledger::put_balance(stub, symbol, to, to_after)?;
+    let event = serde_json::json!({"symbol": symbol, "from": from, "to": to, "amount": amount});
+    stub.set_event("Transfer", event.to_string().as_bytes())?;
     Ok(Transferred {
         from: from_after,
         to: to_after,

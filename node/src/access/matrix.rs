@@ -44,6 +44,7 @@ pub const MATRIX: &[(&str, Rule)] = &[
     ("/consort.Gateway/Submit", unary(Who::Members(APPS))),
     ("/consort.Gateway/CommitStatus", unary(Who::Members(APPS))),
     ("/consort.Gateway/BlockEvents", stream(Who::Members(APPS))),
+    ("/consort.Gateway/ChaincodeEvents", stream(Who::Members(APPS))),
     ("/consort.Gateway/GetBlock", unary(Who::Members(APPS))),
     ("/consort.Gateway/GetTransaction", unary(Who::Members(APPS))),
     ("/consort.Gateway/PeerStatus", unary(Who::Members(APPS))),
@@ -115,7 +116,7 @@ mod tests {
                 r.who == Who::Consenters,
                 "{p}"
             );
-            let streaming = p.ends_with("/BlockEvents") || p.ends_with("/Deliver");
+            let streaming = p.ends_with("Events") || p.ends_with("/Deliver");
             assert_eq!(r.stream, streaming, "{p}");
         }
         // Clients may not endorse for an org nor read raw blocks from orderers.

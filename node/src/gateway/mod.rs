@@ -4,6 +4,7 @@
 //! ordering service and reports commit status and block events. It also
 //! serves the peer-to-peer `Endorser` service.
 
+pub mod events;
 pub mod plan;
 pub mod status;
 
@@ -471,6 +472,57 @@ impl Gateway for GatewayService {
                     let failed = item.is_err();
                     if tx.send(item).await.is_err() || failed {
                         return;
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    c = height.changed() => if c.is_err() { return },
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type ChaincodeEventsStream = ReceiverStream<Result<ChaincodeEventsResponse, Status>>;
+
+    async fn chaincode_events(
+        &self,
+        req: Request<ChaincodeEventsRequest>,
+    ) -> Result<Response<Self::ChaincodeEventsStream>, Status> {
+        let ChaincodeEventsRequest {
+            chaincode,
+            start_block,
+        } = req.into_inner();
+        if chaincode.is_empty() {
+            return Err(Status::invalid_argument("missing chaincode"));
+        }
+        let mut next = start_block;
+        let (tx, rx) = mpsc::channel(16);
+        let ledger = self.p.ledger.clone();
+        let mut height = self.p.height.clone();
+        tokio::spawn(async move {
+            loop {
+                let h = *height.borrow_and_update();
+                while next < h {
+                    let item = match ledger.block(next) {
+                        Ok(Some(b)) => Ok(events::chaincode_events(&b, &chaincode)),
+                        Ok(None) => Err(Status::internal(format!("block {next} missing"))),
+                        Err(e) => Err(Status::internal(e.to_string())),
+                    };
+                    let item = match item {
+                        Ok(found) if found.is_empty() => None,
+                        Ok(found) => Some(Ok(ChaincodeEventsResponse {
+                            block_number: next,
+                            events: found,
+                        })),
+                        Err(e) => Some(Err(e)),
+                    };
+                    if let Some(item) = item {
+                        let failed = item.is_err();
+                        if tx.send(item).await.is_err() || failed {
+                            return;
+                        }
                     }
                     next += 1;
                 }

@@ -346,6 +346,20 @@ fn transfer_moves_tokens() {
     assert_eq!(moved, json!({"from": 0, "to": 100}));
     assert_eq!(stub.state("balance/GOLD/Org1MSP:alice"), Some(&b"100"[..]));
     assert_eq!(stub.state("balance/GOLD/Org2MSP:bob"), Some(&b"0"[..]));
+    // Each transfer sets a Transfer event.
+    let transfers: Vec<serde_json::Value> = stub
+        .events()
+        .iter()
+        .filter(|e| e.name == "Transfer")
+        .map(|e| serde_json::from_slice(&e.payload).unwrap())
+        .collect();
+    assert_eq!(
+        transfers,
+        vec![
+            json!({"symbol": "GOLD", "from": ALICE, "to": BOB, "amount": 30}),
+            json!({"symbol": "GOLD", "from": BOB, "to": ALICE, "amount": 30}),
+        ]
+    );
 }
 
 #[test]
