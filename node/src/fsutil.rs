@@ -126,6 +126,20 @@ mod tests {
     }
 
     #[test]
+    fn the_file_is_0600_before_a_byte_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("fresh");
+        let file = with_umask(0, || create_new_private(&path)).unwrap();
+        assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(file.metadata().unwrap().len(), 0);
+        // Never through an existing file.
+        assert_eq!(
+            create_new_private(&path).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+    }
+
+    #[test]
     fn a_key_file_that_exists_readable_by_others_is_replaced() {
         let tmp = tempfile::tempdir().unwrap();
         let key = tmp.path().join("key.pem");
