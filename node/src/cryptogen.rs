@@ -12,11 +12,16 @@
 //! <out>/orgs/<MSP>/chaincodes/<name>/tls.crt, tls.key, ca.crt, client-cas.crt
 //!                                         (external chaincodes with `org = "<MSP>"`)
 //! ```
+//!
+//! Private keys (`ca.key`, `key.pem`, `tls.key`) have mode 0600 from the
+//! moment they exist, and the directories made for them mode 0700
+//! ([`fsutil`]).
 
 use crate::block;
 use crate::config::network::{NetworkSpec, NodeSpec};
 use crate::config::node::{LogFormat, NodeConfig, NodeRole};
 use crate::config::ClientProfile;
+use crate::fsutil;
 use crate::identity::ca::{CaError, CertAuthority, IssueRequest, IssuedCert, KeyKind};
 use crate::identity::Role;
 use consort_proto::{
@@ -113,29 +118,38 @@ pub struct GeneratedNetwork {
     pub users: Vec<GeneratedUser>,
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), CryptoGenError> {
-    let err = |source| CryptoGenError::Write {
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> CryptoGenError + '_ {
+    move |source| CryptoGenError::Write {
         path: path.display().to_string(),
         source,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(err)?;
     }
-    std::fs::write(path, bytes).map_err(err)?;
-    #[cfg(unix)]
-    if path
-        .extension()
-        .is_some_and(|e| e == "key" || path.ends_with("key.pem"))
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-    }
-    Ok(())
 }
 
+/// Writes a file that holds no secret, making its directory if needed.
+fn write(path: &Path, bytes: &[u8]) -> Result<(), CryptoGenError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(write_error(parent))?;
+    }
+    std::fs::write(path, bytes).map_err(write_error(path))
+}
+
+/// Writes a private key: mode 0600 from the moment the file exists
+/// ([`fsutil::write_private`]).
+fn write_key(path: &Path, bytes: &[u8]) -> Result<(), CryptoGenError> {
+    fsutil::write_private(path, bytes).map_err(write_error(path))
+}
+
+/// Makes a directory that is to hold a private key, mode 0700 (before
+/// anything is written into it).
+fn key_dir(dir: &Path) -> Result<(), CryptoGenError> {
+    fsutil::create_private_dir(dir).map_err(write_error(dir))
+}
+
+/// Writes a member's certificate and key into `dir`, made mode 0700.
 fn write_identity(dir: &Path, issued: &IssuedCert) -> Result<(), CryptoGenError> {
+    key_dir(dir)?;
     write(&dir.join("cert.pem"), issued.cert_pem.as_bytes())?;
-    write(&dir.join("key.pem"), issued.key_pem.as_bytes())
+    write_key(&dir.join("key.pem"), issued.key_pem.as_bytes())
 }
 
 fn toml_text<T: serde::Serialize>(v: &T) -> Result<String, CryptoGenError> {
@@ -188,8 +202,9 @@ fn write_chaincode_cert(
         ca: out.join("ca.crt"),
         client_cas: out.join("client-cas.crt"),
     };
+    key_dir(out)?;
     write(&files.cert, issued.cert_pem.as_bytes())?;
-    write(&files.key, issued.key_pem.as_bytes())?;
+    write_key(&files.key, issued.key_pem.as_bytes())?;
     write(&files.ca, ca.cert().cert_pem.as_bytes())?;
     write(&files.client_cas, client_cas.as_bytes())?;
     Ok(files)
@@ -367,8 +382,9 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
     for org in &spec.orgs {
         let ca = CertAuthority::generate(&org.msp_id, org.key)?;
         let dir = out.join("orgs").join(&org.msp_id).join("ca");
+        key_dir(&dir)?;
         write(&dir.join("ca.crt"), ca.cert().cert_pem.as_bytes())?;
-        write(&dir.join("ca.key"), ca.cert().key_pem.as_bytes())?;
+        write_key(&dir.join("ca.key"), ca.cert().key_pem.as_bytes())?;
         cas.push(ca);
     }
     let ca_ders: Vec<(String, Vec<u8>)> = cas
@@ -548,9 +564,91 @@ mod tests {
     use crate::node::load_genesis;
     use std::os::unix::fs::PermissionsExt;
 
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// A private key: mode 0600, in a directory of mode 0700.
     fn assert_private(path: &Path) {
-        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "{}", path.display());
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+        let dir = path.parent().unwrap();
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+
+    /// Every file under `dir`, recursively.
+    fn files_under(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    fn is_key(path: &Path) -> bool {
+        path.file_name()
+            .is_some_and(|n| n == "key.pem" || n == "ca.key" || n == "tls.key")
+    }
+
+    #[test]
+    fn every_key_is_0600_in_a_0700_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("net");
+        let mut spec = NetworkSpec::three_orgs(17250);
+        spec.chaincodes[1].external = Some(crate::config::network::ExternalSpec {
+            address: "cc1.org1:17299".into(),
+            tls_root: None,
+            org: Some("Org2MSP".into()),
+        });
+        generate(&spec, &out).unwrap();
+        chaincode_cert(
+            &out.join("orgs/Org1MSP"),
+            "cc2.org1",
+            &tmp.path().join("cc2"),
+        )
+        .unwrap();
+        let files = files_under(tmp.path());
+        let keys: Vec<&PathBuf> = files.iter().filter(|f| is_key(f)).collect();
+        // 3 CAs, 6 nodes, 6 users, 2 chaincode servers.
+        assert_eq!(keys.len(), 17, "{keys:?}");
+        for key in &keys {
+            assert_private(key);
+        }
+        // No other file is a key, and nothing else was left behind.
+        for file in files.iter().filter(|f| !is_key(f)) {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            assert!(!text.contains("PRIVATE KEY"), "{}", file.display());
+            assert!(
+                !file.to_string_lossy().ends_with(".tmp"),
+                "{}",
+                file.display()
+            );
+        }
+    }
+
+    #[test]
+    fn regenerating_over_readable_keys_leaves_them_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("net");
+        let spec = NetworkSpec::three_orgs(17350);
+        generate(&spec, &out).unwrap();
+        let keys: Vec<PathBuf> = files_under(&out)
+            .into_iter()
+            .filter(|f| is_key(f))
+            .collect();
+        for key in &keys {
+            std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let before = std::fs::read(&keys[0]).unwrap();
+        generate(&spec, &out).unwrap();
+        assert_ne!(std::fs::read(&keys[0]).unwrap(), before, "a new key");
+        for key in &keys {
+            assert_eq!(mode(key), 0o600, "{}", key.display());
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!
 //! [`identity`] (certificates, membership, TLS) and [`transport`] (gRPC over
 //! mutual TLS) carry all of it; [`config`] and [`node`] start a node;
-//! [`cryptogen`], [`localnet`] and [`demo`] make and run networks.
+//! [`cryptogen`], [`localnet`] and [`demo`] make and run networks
+//! ([`fsutil`] writes their private keys).
 #![warn(missing_docs)]
 
 pub mod access;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod cryptogen;
 pub mod demo;
 pub mod endorsement;
+pub mod fsutil;
 pub mod gateway;
 pub mod identity;
 pub mod ledger;

@@ -139,11 +139,22 @@ pub enum SignerRole {
     Client,
 }
 
-/// One verified signer: its org and role. Callers pass each distinct identity once.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Signer {
+/// Who signed: the signer's org and the SHA-256 of its certificate's signed
+/// part ([`crate::identity::CertInfo::cert_hash`]). Signatures by one
+/// `SignerId` count as one signer, however the identity was encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SignerId {
     /// The MSP ID of the signer's org.
     pub msp_id: String,
+    /// SHA-256 of the signer's certificate (its `TBSCertificate`).
+    pub cert_hash: [u8; 32],
+}
+
+/// One verified signer: who it is and the role its certificate gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Signer {
+    /// Its org and certificate.
+    pub id: SignerId,
     /// The role from the signer's certificate.
     pub role: SignerRole,
 }
@@ -911,26 +922,45 @@ impl Search {
 impl Policy {
     /// True when the signers satisfy the policy.
     ///
-    /// Each signer satisfies at most one principal, so
-    /// `AND('Org1MSP.member', 'Org1MSP.member')` needs two distinct Org1
-    /// signers. `.member` accepts any role of the org; other roles must match
-    /// exactly. Signers from orgs the policy does not name are ignored. The
-    /// search is exhaustive, so the answer does not depend on the order of
-    /// rules or signers. Policies beyond [`MAX_DEPTH`] or [`MAX_PRINCIPALS`],
-    /// or whose search exceeds a fixed work bound (only pathological policies
-    /// do), are treated as not satisfied.
+    /// Each distinct signer ([`SignerId`]: org and certificate) counts once,
+    /// however often `signers` lists it (the first entry's role counts), and
+    /// satisfies at most one principal, so
+    /// `AND('Org1MSP.member', 'Org1MSP.member')` needs two Org1 signers with
+    /// different certificates. `.member` accepts any role of the org; other
+    /// roles must match exactly. Signers from orgs the policy does not name
+    /// are ignored. The search is exhaustive, so the answer does not depend
+    /// on the order of rules or signers. Policies beyond [`MAX_DEPTH`] or
+    /// [`MAX_PRINCIPALS`], or whose search exceeds a fixed work bound (only
+    /// pathological policies do), are treated as not satisfied.
     pub fn evaluate(&self, signers: &[Signer]) -> bool {
         if !self.within_limits() {
             return false;
         }
         let orgs = self.msp_ids();
         let mut steps = MAX_STEPS;
-        satisfied_by(
-            self,
-            &orgs,
-            signers.iter().map(|s| (s.msp_id.as_str(), s.role)),
-            &mut steps,
-        )
+        let mut seen = HashSet::new();
+        let distinct = signers
+            .iter()
+            .filter(|s| seen.insert(&s.id))
+            .map(|s| (s.id.msp_id.as_str(), s.role));
+        satisfied_by(self, &orgs, distinct, &mut steps)
+    }
+
+    /// True when one peer of each org in `orgs` satisfies the policy (an org
+    /// listed twice counts once): for decisions recorded per org, such as
+    /// the approvals of a chaincode definition.
+    pub fn evaluate_org_peers(&self, orgs: &[String]) -> bool {
+        if !self.within_limits() {
+            return false;
+        }
+        let mut seen = HashSet::new();
+        let distinct: Vec<&str> = orgs
+            .iter()
+            .map(String::as_str)
+            .filter(|o| seen.insert(*o))
+            .collect();
+        let mut steps = MAX_STEPS;
+        satisfied_by(self, &self.msp_ids(), peer_signers(&distinct), &mut steps)
     }
 
     /// The distinct MSP IDs the policy mentions, in first-appearance order.
@@ -1131,11 +1161,24 @@ mod tests {
         })
     }
 
+    /// A signer with a certificate of its own: every call gives a new one.
     fn signer(msp: &str, role: SignerRole) -> Signer {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let mut cert_hash = [0u8; 32];
+        cert_hash[..8].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
         Signer {
-            msp_id: msp.to_string(),
+            id: SignerId {
+                msp_id: msp.to_string(),
+                cert_hash,
+            },
             role,
         }
+    }
+
+    /// `count` peers of `msp`, each with its own certificate.
+    fn peers(msp: &str, count: usize) -> Vec<Signer> {
+        (0..count).map(|_| peer(msp)).collect()
     }
 
     fn peer(msp: &str) -> Signer {
@@ -1694,11 +1737,85 @@ mod tests {
     }
 
     #[test]
-    fn repeated_identities_count_as_distinct_signers() {
+    fn repeated_principals_need_distinct_signers() {
         let policy = p("OutOf(3, 'A.peer', 'A.peer', 'A.peer', 'B.peer')");
         assert!(policy.evaluate(&[peer("A"), peer("A"), peer("A")]));
         assert!(policy.evaluate(&[peer("A"), peer("A"), peer("B")]));
         assert!(!policy.evaluate(&[peer("A"), peer("A"), admin("B")]));
+    }
+
+    #[test]
+    fn a_signer_listed_twice_counts_once() {
+        let a = peer("A");
+        let a2 = peer("A");
+        let b = peer("B");
+        let twice = [a.clone(), a.clone()];
+        let cases = [
+            ("AND('A.member', 'A.member')", &twice[..], false),
+            (
+                "AND('A.member', 'A.member')",
+                &[a.clone(), a2.clone()][..],
+                true,
+            ),
+            (
+                "AND('A.peer', 'A.peer')",
+                &[a.clone(), a.clone(), a.clone()][..],
+                false,
+            ),
+            (
+                "OutOf(2, 'A.member', 'A.member', 'B.member')",
+                &twice[..],
+                false,
+            ),
+            (
+                "OutOf(2, 'A.member', 'A.member', 'B.member')",
+                &[a.clone(), b.clone(), a.clone()][..],
+                true,
+            ),
+            (
+                "OutOf(2, 'A.member', 'A.member', 'B.member')",
+                &[a.clone(), a2.clone()][..],
+                true,
+            ),
+            ("OR(AND('A.peer', 'A.peer'), 'B.peer')", &twice[..], false),
+            (
+                "OR(AND('A.peer', 'A.peer'), 'B.peer')",
+                &[a.clone(), a2.clone()][..],
+                true,
+            ),
+            (
+                "OR(AND('A.peer', 'A.peer'), 'B.peer')",
+                &[a.clone(), a.clone(), b.clone()][..],
+                true,
+            ),
+            ("OR('A.peer', 'A.peer')", &twice[..], true),
+        ];
+        for (policy, signers, expected) in cases {
+            assert_eq!(
+                p(policy).evaluate(signers),
+                expected,
+                "{policy} with {signers:?}"
+            );
+        }
+        // The same certificate under another org is another signer: its
+        // org's CA vouched for it separately.
+        let mut other_org = a.clone();
+        other_org.id.msp_id = "B".into();
+        assert!(p("AND('A.peer', 'B.peer')").evaluate(&[a.clone(), other_org]));
+        // Listed again with another role, the first entry counts.
+        let mut as_admin = a.clone();
+        as_admin.role = SignerRole::Admin;
+        assert!(!p("AND('A.peer', 'A.admin')").evaluate(&[a, as_admin]));
+    }
+
+    #[test]
+    fn org_peers_count_each_org_once() {
+        let policy = p("OutOf(2, 'A.peer', 'B.peer', 'C.member')");
+        assert!(policy.evaluate_org_peers(&strings(&["A", "C"])));
+        assert!(!policy.evaluate_org_peers(&strings(&["A", "A"])));
+        assert!(!policy.evaluate_org_peers(&strings(&["B", "D"])));
+        assert!(!p("AND('A.peer', 'A.peer')").evaluate_org_peers(&strings(&["A", "A"])));
+        assert!(!p("'A.admin'").evaluate_org_peers(&strings(&["A"])));
     }
 
     #[test]
@@ -1730,8 +1847,8 @@ mod tests {
         // Many interchangeable principals, one signer short.
         let many = vec!["'A.peer'"; 60].join(",");
         let policy = p(&format!("OutOf(30, {many})"));
-        let mut signers = vec![peer("A"); 29];
-        signers.extend(vec![admin("A"); 30]);
+        let mut signers = peers("A", 29);
+        signers.extend((0..30).map(|_| admin("A")));
         assert!(!policy.evaluate(&signers));
         signers.push(peer("A"));
         assert!(policy.evaluate(&signers));
@@ -1749,10 +1866,7 @@ mod tests {
         let policy = p(&format!("AND({})", [clause; 12].join(",")));
         let few = [peer("A"), peer("B"), admin("C"), peer("D"), peer("A")];
         assert!(!policy.evaluate(&few));
-        let enough: Vec<Signer> = ["A", "B", "C"]
-            .iter()
-            .flat_map(|o| vec![peer(o); 4])
-            .collect();
+        let enough: Vec<Signer> = ["A", "B", "C"].iter().flat_map(|o| peers(o, 4)).collect();
         assert!(policy.evaluate(&enough));
     }
 
@@ -1813,7 +1927,7 @@ mod tests {
             }
         }
         fn matches(p: &Principal, s: &Signer) -> bool {
-            p.msp_id == s.msp_id
+            p.msp_id == s.id.msp_id
                 && match p.role {
                     PrincipalRole::Member => true,
                     PrincipalRole::Admin => s.role == SignerRole::Admin,
@@ -1861,10 +1975,22 @@ mod tests {
         let mut satisfied = 0;
         for _ in 0..1000 {
             let policy = random_policy(&mut rng, 3, &mut 0);
-            let signers: Vec<Signer> = (0..rng.below(7))
+            let mut signers: Vec<Signer> = (0..rng.below(7))
                 .map(|_| signer(["A", "B", "C", "D"][rng.below(4)], ROLES[rng.below(2)]))
                 .collect();
-            let expected = brute_force(&policy, &signers);
+            // Some signers listed again: a repeat counts once.
+            for _ in 0..rng.below(3) {
+                if !signers.is_empty() {
+                    signers.push(signers[rng.below(signers.len())].clone());
+                }
+            }
+            let mut seen = HashSet::new();
+            let distinct: Vec<Signer> = signers
+                .iter()
+                .filter(|s| seen.insert(s.id.clone()))
+                .cloned()
+                .collect();
+            let expected = brute_force(&policy, &distinct);
             assert_eq!(
                 policy.evaluate(&signers),
                 expected,

@@ -16,9 +16,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// One org: its CA and some identities.
 pub struct TestOrg {
     pub ca: CertAuthority,
+    /// The key kind of its CA and identities.
+    pub kind: KeyKind,
     pub peer: Arc<SigningIdentity>,
     pub client: Arc<SigningIdentity>,
     pub orderer: Arc<SigningIdentity>,
+}
+
+impl TestOrg {
+    /// Another identity of this org, with a certificate and key of its own.
+    pub fn another(&self, name: &str, role: Role) -> Arc<SigningIdentity> {
+        identity(&self.ca, name, role, self.kind)
+    }
 }
 
 /// A consortium of `n` orgs named Org1MSP..OrgnMSP.
@@ -50,6 +59,7 @@ impl Consortium {
                     client: identity(&ca, &format!("user1@org{i}"), Role::Client, kind),
                     orderer: identity(&ca, &format!("orderer0.org{i}"), Role::Orderer, kind),
                     ca,
+                    kind,
                 }
             })
             .collect();
@@ -127,8 +137,14 @@ pub fn sign_proposal(
 
 /// A header for a proposal by `creator` with a fresh nonce and the tx ID derived from it.
 pub fn proposal_header(creator: &SigningIdentity, channel: &str, cc: &str) -> ProposalHeader {
+    header_naming(creator.serialized(), channel, cc)
+}
+
+/// A header whose creator is `creator_bytes` (any encoding), with a fresh
+/// nonce and the tx ID derived from it.
+fn header_naming(creator_bytes: &[u8], channel: &str, cc: &str) -> ProposalHeader {
     let nonce: [u8; 24] = rand::random();
-    let creator_bytes = creator.serialized().to_vec();
+    let creator_bytes = creator_bytes.to_vec();
     ProposalHeader {
         channel_id: channel.into(),
         tx_id: validation::compute_tx_id(&nonce, &creator_bytes),
@@ -179,10 +195,61 @@ pub fn endorsed_call(
     rwset: TxReadWriteSet,
     endorsers: &[&SigningIdentity],
 ) -> (Vec<u8>, String) {
-    let (signed, tx_id) = proposal(creator, channel, chaincode, "f", &[]);
-    let p = Proposal::decode(signed.proposal_bytes.as_slice()).unwrap();
+    let endorsers: Vec<Named> = endorsers.iter().map(|e| Named::canonical(e)).collect();
+    endorsed_call_named(
+        Named::canonical(creator),
+        channel,
+        chaincode,
+        rwset,
+        &endorsers,
+    )
+}
+
+/// A signing identity and the bytes a transaction names it by: its
+/// canonical `SerializedIdentity`, or another encoding of it.
+#[derive(Clone)]
+pub struct Named<'a> {
+    /// Who signs.
+    pub signer: &'a SigningIdentity,
+    /// The bytes in the creator or endorser field.
+    pub bytes: Vec<u8>,
+}
+
+impl<'a> Named<'a> {
+    /// `signer` named by its canonical encoding.
+    pub fn canonical(signer: &'a SigningIdentity) -> Self {
+        Named {
+            signer,
+            bytes: signer.serialized().to_vec(),
+        }
+    }
+
+    /// `signer` named by `bytes`.
+    pub fn as_bytes(signer: &'a SigningIdentity, bytes: Vec<u8>) -> Self {
+        Named { signer, bytes }
+    }
+}
+
+/// [`endorsed_call`] with the creator and endorsers named by the bytes
+/// given; each endorser signs the payload followed by its own bytes, as
+/// validation expects.
+pub fn endorsed_call_named(
+    creator: Named<'_>,
+    channel: &str,
+    chaincode: &str,
+    rwset: TxReadWriteSet,
+    endorsers: &[Named<'_>],
+) -> (Vec<u8>, String) {
+    let header = header_naming(&creator.bytes, channel, chaincode);
+    let tx_id = header.tx_id.clone();
+    let header = header.encode_to_vec();
+    let input = ChaincodeInput {
+        function: "f".into(),
+        args: vec![],
+    }
+    .encode_to_vec();
     let prp = ProposalResponsePayload {
-        proposal_hash: validation::proposal_hash(&p.header, &p.input),
+        proposal_hash: validation::proposal_hash(&header, &input),
         chaincode: chaincode.into(),
         results: rwset.encode_to_vec(),
         response: Some(Response {
@@ -196,24 +263,117 @@ pub fn endorsed_call(
     let endorsements = endorsers
         .iter()
         .map(|e| Endorsement {
-            endorser: e.serialized().to_vec(),
+            endorser: e.bytes.clone(),
             signature: e
-                .sign(&validation::endorsement_message(&prp, e.serialized()))
+                .signer
+                .sign(&validation::endorsement_message(&prp, &e.bytes))
                 .unwrap(),
         })
         .collect();
     let tx = Transaction {
-        header: p.header,
-        input: p.input,
+        header,
+        input,
         response_payload: prp,
         endorsements,
     }
     .encode_to_vec();
     let env = Envelope {
-        signature: creator.sign(&tx).unwrap(),
+        signature: creator.signer.sign(&tx).unwrap(),
         payload: tx,
     };
     (env.encode_to_vec(), tx_id)
+}
+
+/// The canonical `SerializedIdentity` of `cert_der` as a member of `msp_id`.
+pub fn serialized(msp_id: &str, cert_der: &[u8]) -> Vec<u8> {
+    SerializedIdentity {
+        msp_id: msp_id.into(),
+        cert_der: cert_der.to_vec(),
+    }
+    .encode_to_vec()
+}
+
+/// `serialized` followed by an unknown field (number 15, varint 1): it
+/// decodes to the same identity but is not its canonical encoding.
+pub fn with_unknown_field(serialized: &[u8]) -> Vec<u8> {
+    let mut bytes = serialized.to_vec();
+    bytes.extend_from_slice(&[0x78, 0x01]);
+    bytes
+}
+
+/// One DER element at the start of `der`: (the whole element, its
+/// contents, what follows). Test input only: panics on malformed DER.
+fn der_element(der: &[u8]) -> (&[u8], &[u8], &[u8]) {
+    let first = usize::from(der[1]);
+    let (len, header) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        let len = der[2..2 + n]
+            .iter()
+            .fold(0usize, |acc, b| acc << 8 | usize::from(*b));
+        (len, 2 + n)
+    };
+    (
+        &der[..header + len],
+        &der[header..header + len],
+        &der[header + len..],
+    )
+}
+
+/// A DER element with `tag` and `contents`.
+fn der_encode(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = contents.len().to_be_bytes();
+    let skip = len.iter().take_while(|b| **b == 0).count();
+    match contents.len() {
+        n if n < 0x80 => out.push(n as u8),
+        _ => {
+            out.push(0x80 | (len.len() - skip) as u8);
+            out.extend_from_slice(&len[skip..]);
+        }
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// The certificate `cert_der` with its CA's ECDSA P-256 signature `(r, s)`
+/// replaced by `(r, n - s)`: the same signed `TBSCertificate`, a signature
+/// as valid, different DER. Only for certificates issued by a P-256 CA.
+pub fn ecdsa_twin(cert_der: &[u8]) -> Vec<u8> {
+    // The order of the P-256 group.
+    const N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+    let (_, body, _) = der_element(cert_der);
+    let (tbs, _, rest) = der_element(body);
+    let (algorithm, _, rest) = der_element(rest);
+    let (_, bits, _) = der_element(rest);
+    assert_eq!(bits[0], 0, "a signature BIT STRING has no unused bits");
+    let (_, sig, _) = der_element(&bits[1..]);
+    let (r, _, rest) = der_element(sig);
+    let (_, s, _) = der_element(rest);
+    let s: Vec<u8> = s.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut s32 = [0u8; 32];
+    s32[32 - s.len()..].copy_from_slice(&s);
+    let mut other = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(N[i]) - i16::from(s32[i]) - borrow;
+        borrow = i16::from(d < 0);
+        other[i] = (d + 256 * borrow) as u8;
+    }
+    let mut int: Vec<u8> = other.iter().copied().skip_while(|b| *b == 0).collect();
+    if int[0] & 0x80 != 0 {
+        int.insert(0, 0);
+    }
+    let sig = der_encode(0x30, &[r, &der_encode(0x02, &int)].concat());
+    let bits = der_encode(0x03, &[&[0u8][..], &sig].concat());
+    let twin = der_encode(0x30, &[tbs, algorithm, &bits].concat());
+    assert_ne!(twin, cert_der);
+    twin
 }
 
 /// A read/write set of namespace `ns`: reads with the versions seen, writes

@@ -1,6 +1,7 @@
 //! Parsing a certificate once into what the node needs from it.
 
 use super::Role;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use x509_parser::prelude::*;
 
@@ -78,6 +79,12 @@ pub struct CertInfo {
     pub public_key: PublicKey,
     /// Attributes from the attribute extension ([`OID_ATTRIBUTES`]); empty without one.
     pub attributes: BTreeMap<String, String>,
+    /// SHA-256 of the certificate's `TBSCertificate`, the part its CA
+    /// signed: what identifies the certificate. Unlike a hash of the whole
+    /// DER it does not change when the CA's signature or the outer encoding
+    /// is altered (an ECDSA signature `(r, s)` is as valid as `(r, n - s)`),
+    /// so one issued certificate has one hash.
+    pub cert_hash: [u8; 32],
 }
 
 /// The extension carrying a member's attributes, as Fabric CA writes it:
@@ -161,6 +168,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CertError> {
             bytes: spki.subject_public_key.data.to_vec(),
         },
         attributes,
+        cert_hash: Sha256::digest(cert.tbs_certificate.as_ref()).into(),
     })
 }
 
@@ -292,6 +300,24 @@ mod tests {
         ));
         assert!(!issued_by(b"junk", &c.orgs[2].ca.cert().cert_der));
         assert!(!issued_by(peer3, b"junk"));
+    }
+
+    #[test]
+    fn the_certificate_hash_covers_the_signed_part_only() {
+        let c = Consortium::new(3);
+        let der = c.orgs[2].peer.cert_der(); // issued by a P-256 CA
+        let info = parse(der).unwrap();
+        let twin = crate::testkit::ecdsa_twin(der);
+        assert!(issued_by(&twin, &c.orgs[2].ca.cert().cert_der));
+        assert_eq!(parse(&twin).unwrap().cert_hash, info.cert_hash);
+        assert_ne!(info.cert_hash, <[u8; 32]>::from(Sha256::digest(der)));
+        let hashes: std::collections::HashSet<[u8; 32]> = c
+            .orgs
+            .iter()
+            .flat_map(|o| [&o.peer, &o.client, &o.orderer])
+            .map(|who| parse(who.cert_der()).unwrap().cert_hash)
+            .collect();
+        assert_eq!(hashes.len(), 9);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::cert::{self, CertError, PublicKey};
 use super::Role;
+use crate::policy::{Signer, SignerId};
 use consort_proto::{ChannelConfig, SerializedIdentity};
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -15,6 +16,12 @@ pub enum MspError {
     /// The serialized identity does not decode.
     #[error("malformed identity: {0}")]
     Malformed(String),
+    /// The serialized identity decodes but is not in its one canonical
+    /// encoding (the decoded message encoded again): it has unknown,
+    /// repeated or reordered fields, or overlong lengths. Refused so that
+    /// one identity has one encoding.
+    #[error("identity is not canonically encoded")]
+    NonCanonical,
     /// The MSP ID is not a member of the channel.
     #[error("unknown organisation '{0}'")]
     UnknownOrg(String),
@@ -66,6 +73,9 @@ pub struct Identity {
     pub subject: String,
     /// The certificate, DER.
     pub cert_der: Vec<u8>,
+    /// SHA-256 of the certificate's signed part
+    /// ([`CertInfo::cert_hash`](super::CertInfo::cert_hash)).
+    pub cert_hash: [u8; 32],
     /// Attributes from the certificate's attribute extension.
     pub attributes: std::collections::BTreeMap<String, String>,
     /// The key that verifies its signatures.
@@ -94,10 +104,19 @@ impl Identity {
         Ok(())
     }
 
-    /// The policy-language view of this signer.
-    pub fn signer(&self) -> crate::policy::Signer {
-        crate::policy::Signer {
+    /// Who this identity is when signatures are counted: its org and
+    /// certificate hash.
+    pub fn signer_id(&self) -> SignerId {
+        SignerId {
             msp_id: self.msp_id.clone(),
+            cert_hash: self.cert_hash,
+        }
+    }
+
+    /// The policy-language view of this signer.
+    pub fn signer(&self) -> Signer {
+        Signer {
+            id: self.signer_id(),
             role: self.role.signer_role(),
         }
     }
@@ -175,14 +194,15 @@ impl Msp {
             .collect()
     }
 
-    /// Validates an encoded `SerializedIdentity` (cached by its hash).
+    /// Validates an encoded `SerializedIdentity`, which must be in its
+    /// canonical encoding (cached by the hash of the bytes given, outcome
+    /// included, so a non-canonical encoding is refused from the cache too).
     pub fn validate(&self, serialized: &[u8]) -> Result<Arc<Identity>, MspError> {
         let key: [u8; 32] = Sha256::digest(serialized).into();
         if let Some(hit) = self.cached(&key) {
             return hit;
         }
-        let result = SerializedIdentity::decode(serialized)
-            .map_err(|e| MspError::Malformed(e.to_string()))
+        let result = decode_canonical(serialized)
             .and_then(|id| self.validate_uncached(&id.msp_id, &id.cert_der))
             .map(Arc::new);
         self.store(key, result.clone());
@@ -261,12 +281,26 @@ impl Msp {
             role,
             subject: info.subject_cn,
             cert_der: cert_der.to_vec(),
+            cert_hash: info.cert_hash,
             attributes: info.attributes,
             public_key: info.public_key,
             not_before: info.not_before,
             not_after: info.not_after,
         })
     }
+}
+
+/// Decodes a `SerializedIdentity`, refusing any encoding but the one prost
+/// gives the decoded message: decoding alone ignores unknown fields and
+/// accepts repeated or reordered ones, which would give one identity many
+/// encodings.
+fn decode_canonical(serialized: &[u8]) -> Result<SerializedIdentity, MspError> {
+    let id =
+        SerializedIdentity::decode(serialized).map_err(|e| MspError::Malformed(e.to_string()))?;
+    if id.encode_to_vec() != serialized {
+        return Err(MspError::NonCanonical);
+    }
+    Ok(id)
 }
 
 #[cfg(test)]
@@ -396,6 +430,94 @@ mod tests {
             c.msp.validate(&serialized("Org1MSP", b"not a certificate")),
             Err(MspError::Cert(CertError::Malformed(_)))
         ));
+    }
+
+    #[test]
+    fn non_canonical_encodings_are_refused() {
+        let c = Consortium::new(1);
+        let peer = &c.orgs[0].peer;
+        let cert_der = peer.cert_der();
+        let canonical = serialized("Org1MSP", cert_der);
+        assert_eq!(canonical, peer.serialized());
+        let part = |msp_id: &str, cert_der: &[u8]| serialized(msp_id, cert_der);
+        // Field 1 with its length 7 written in two bytes.
+        let mut overlong = vec![0x0a, 0x87, 0x00];
+        overlong.extend_from_slice(b"Org1MSP");
+        overlong.extend(part("", cert_der));
+        let encodings = [
+            ("unknown field", testkit::with_unknown_field(&canonical)),
+            (
+                "unknown field first",
+                [&[0x78, 0x01][..], &canonical].concat(),
+            ),
+            (
+                "reordered",
+                [part("", cert_der), part("Org1MSP", &[])].concat(),
+            ),
+            (
+                "repeated",
+                [part("Org9MSP", &[]), canonical.clone()].concat(),
+            ),
+            ("overlong length", overlong),
+        ];
+        for (what, bytes) in encodings {
+            let decoded = SerializedIdentity::decode(bytes.as_slice()).unwrap();
+            assert_eq!(decoded.encode_to_vec(), canonical, "{what} decodes alike");
+            assert_eq!(
+                c.msp.validate(&bytes).unwrap_err(),
+                MspError::NonCanonical,
+                "{what}"
+            );
+        }
+        c.msp.validate(&canonical).unwrap();
+    }
+
+    #[test]
+    fn the_cache_does_not_let_a_non_canonical_encoding_through() {
+        let c = Consortium::new(1);
+        let canonical = c.orgs[0].peer.serialized();
+        let renamed = testkit::with_unknown_field(canonical);
+        // Before and after the canonical encoding is cached, and from the
+        // cache on a second look.
+        for _ in 0..2 {
+            assert_eq!(
+                c.msp.validate(&renamed).unwrap_err(),
+                MspError::NonCanonical
+            );
+            c.msp.validate(canonical).unwrap();
+        }
+        let msp = Msp::from_config(&c.config);
+        msp.validate(canonical).unwrap();
+        assert_eq!(msp.validate(&renamed).unwrap_err(), MspError::NonCanonical);
+    }
+
+    #[test]
+    fn a_signer_is_its_org_and_certificate_hash() {
+        let c = Consortium::new(3);
+        let peer = &c.orgs[2].peer; // issued by a P-256 CA
+        let id = c.msp.validate(peer.serialized()).unwrap();
+        assert_eq!(id.cert_hash, peer.info().cert_hash);
+        assert_eq!(id.signer_id().msp_id, "Org3MSP");
+        assert_eq!(id.signer_id().cert_hash, id.cert_hash);
+        assert_eq!(id.signer().id, id.signer_id());
+        // The same certificate with the CA's signature (r, s) turned into
+        // (r, n - s): other DER, equally valid, the same signer.
+        let twin_der = testkit::ecdsa_twin(peer.cert_der());
+        let twin = c.msp.validate(&serialized("Org3MSP", &twin_der)).unwrap();
+        assert_ne!(twin.cert_der, id.cert_der);
+        assert_eq!(twin.signer_id(), id.signer_id());
+        // Another certificate of the same org and role is another signer.
+        let other = c.orgs[2].another("peer1.org3", Role::Peer);
+        let other = c.msp.validate(other.serialized()).unwrap();
+        assert_eq!(other.msp_id, id.msp_id);
+        assert_ne!(other.signer_id(), id.signer_id());
+        for org in &c.orgs {
+            let ids: HashSet<_> = [&org.peer, &org.client, &org.orderer]
+                .iter()
+                .map(|who| c.msp.validate(who.serialized()).unwrap().signer_id())
+                .collect();
+            assert_eq!(ids.len(), 3);
+        }
     }
 
     #[test]

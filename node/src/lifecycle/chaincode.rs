@@ -10,7 +10,7 @@
 
 use super::definition::{self, approval_key, definition_key, DefinitionJson};
 use super::key_policy;
-use crate::policy::{Policy, Signer, SignerRole};
+use crate::policy::Policy;
 use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub};
 use consort_proto::{ChaincodeDefinition, ChannelConfig};
 use serde::{Deserialize, Serialize};
@@ -154,14 +154,7 @@ impl Lifecycle {
                 missing.push(org.clone());
             }
         }
-        let signers: Vec<Signer> = approved
-            .iter()
-            .map(|o| Signer {
-                msp_id: o.clone(),
-                role: SignerRole::Peer,
-            })
-            .collect();
-        if !self.policy.evaluate(&signers) {
+        if !self.policy.evaluate_org_peers(&approved) {
             let need = match key_policy::required_orgs(&self.policy) {
                 Some(k) => format!("{k} of {} orgs must approve", self.members.len()),
                 None => format!("the lifecycle policy {} must be satisfied", self.policy),

@@ -80,20 +80,27 @@ pub fn endorsement_plan(function: &str, creator_msp: &str, lifecycle: &Policy) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::SignerRole;
+    use crate::policy::{SignerId, SignerRole};
     use consort_proto::KvWrite;
 
     fn orgs(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("Org{i}MSP")).collect()
     }
 
+    /// Peer number `n` of org `org`.
+    fn peer(org: usize, n: u8) -> Signer {
+        Signer {
+            id: SignerId {
+                msp_id: format!("Org{org}MSP"),
+                cert_hash: [n; 32],
+            },
+            role: SignerRole::Peer,
+        }
+    }
+
+    /// The first peer of each org in `ids`.
     fn peers(ids: &[usize]) -> Vec<Signer> {
-        ids.iter()
-            .map(|i| Signer {
-                msp_id: format!("Org{i}MSP"),
-                role: SignerRole::Peer,
-            })
-            .collect()
+        ids.iter().map(|i| peer(*i, 0)).collect()
     }
 
     fn writes(keys: &[&str]) -> TxRwSet {
@@ -141,6 +148,16 @@ mod tests {
         // No writes: the lifecycle policy.
         assert!(!endorsed(&writes(&[]), &lc, &peers(&[1])));
         assert!(endorsed(&writes(&[]), &lc, &peers(&[1, 2])));
+    }
+
+    #[test]
+    fn one_peer_listed_twice_counts_once() {
+        let lc: Policy = "AND('Org1MSP.peer', 'Org1MSP.peer')".parse().unwrap();
+        let definition = writes(&["definition/notes"]);
+        assert!(!endorsed(&definition, &lc, &[peer(1, 0), peer(1, 0)]));
+        assert!(!endorsed(&writes(&[]), &lc, &[peer(1, 0), peer(1, 0)]));
+        assert!(endorsed(&definition, &lc, &[peer(1, 0), peer(1, 1)]));
+        assert!(endorsed(&writes(&[]), &lc, &[peer(1, 1), peer(1, 0)]));
     }
 
     #[test]

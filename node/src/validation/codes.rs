@@ -11,7 +11,7 @@ pub const TABLE: &[(Code, &str)] = &[
     (Code::BadCommonHeader, "the proposal header does not decode or misses its ID or chaincode"),
     (
         Code::BadCreatorSignature,
-        "the creator is not a valid member (unknown org, revoked, bad certificate) or its signature does not verify",
+        "the creator is not a valid member (unknown org, revoked, bad certificate, identity not canonically encoded) or its signature does not verify",
     ),
     (
         Code::InvalidEndorserTransaction,
@@ -21,7 +21,7 @@ pub const TABLE: &[(Code, &str)] = &[
     (Code::DuplicateTxid, "a transaction with this ID was already committed"),
     (
         Code::EndorsementPolicyFailure,
-        "the valid endorsements do not satisfy the endorsement policy of the invoked chaincode and of every chaincode the transaction writes",
+        "the valid endorsements, one per distinct signer, do not satisfy the endorsement policy of the invoked chaincode and of every chaincode the transaction writes",
     ),
     (Code::MvccReadConflict, "a key the transaction read was changed after it was read"),
     (

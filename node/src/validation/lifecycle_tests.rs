@@ -1,8 +1,11 @@
 //! Phase 1 on `_lifecycle` transactions: the per-key policies.
 
 use super::*;
+use crate::identity::Role;
 use crate::lifecycle::{DefinitionSet, NAMESPACE};
-use crate::testkit::{endorsed_envelope, rwset, Consortium};
+use crate::testkit::{
+    endorsed_call_named, endorsed_envelope, rwset, with_unknown_field, Consortium, Named,
+};
 
 const CH: &str = "testchannel";
 
@@ -64,5 +67,39 @@ fn without_the_lifecycle_rules_the_namespace_is_undefined() {
     assert_eq!(
         check_tx(&c.rules(), &env).map(|_| ()).map_err(|r| r.code),
         Err(Code::InvalidChaincode)
+    );
+}
+
+#[test]
+fn a_key_policy_counts_one_peer_once_however_it_is_named() {
+    let c = Consortium::new(3);
+    let mut rules = c.rules();
+    let two_org1_peers: Policy = "AND('Org1MSP.peer', 'Org1MSP.peer')".parse().unwrap();
+    rules
+        .policies
+        .insert(NAMESPACE.into(), Arc::new(two_org1_peers));
+    let set = DefinitionSet::new(rules, &c.config.chaincodes);
+    let p1 = &*c.orgs[0].peer;
+    let p1b = c.orgs[0].another("peer1.org1", Role::Peer);
+    let code = |endorsers: &[Named<'_>]| {
+        let rw = TxReadWriteSet {
+            ns_rwsets: vec![rwset(NAMESPACE, &[], &[("definition/notes", Some("d"))])],
+        };
+        let creator = Named::canonical(&c.orgs[0].client);
+        let (env, _) = endorsed_call_named(creator, CH, NAMESPACE, rw, endorsers);
+        check_tx(set.rules(), &env).map(|_| ()).map_err(|r| r.code)
+    };
+    let renamed = Named::as_bytes(p1, with_unknown_field(p1.serialized()));
+    assert_eq!(
+        code(&[Named::canonical(p1), renamed]),
+        Err(Code::EndorsementPolicyFailure)
+    );
+    assert_eq!(
+        code(&[Named::canonical(p1), Named::canonical(p1)]),
+        Err(Code::EndorsementPolicyFailure)
+    );
+    assert_eq!(
+        code(&[Named::canonical(p1), Named::canonical(&p1b)]),
+        Ok(())
     );
 }

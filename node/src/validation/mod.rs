@@ -176,17 +176,22 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
         TxReadWriteSet::decode(prp.results.as_slice()).map_err(|_| rejected(Code::BadRwset))?;
     let policies = policies_to_satisfy(rules, &header.chaincode, invoked_policy, &rwset.ns_rwsets)
         .ok_or_else(|| rejected(Code::BadRwset))?;
+    // One signer per identity (org and certificate hash), whatever bytes
+    // encode it; an identity is taken once its signature verifies, so an
+    // earlier bad copy does not hide a good one.
     let mut seen = HashSet::new();
     let mut signers = Vec::with_capacity(tx.endorsements.len());
     for e in &tx.endorsements {
-        if !seen.insert(e.endorser.as_slice()) {
-            continue; // one identity counts once
-        }
         let Ok(endorser) = rules.msp.validate(&e.endorser) else {
             continue;
         };
+        let id = endorser.signer_id();
+        if seen.contains(&id) {
+            continue;
+        }
         let msg = endorsement_message(&tx.response_payload, &e.endorser);
         if endorser.verify(&msg, &e.signature).is_ok() {
+            seen.insert(id);
             signers.push(endorser.signer());
         }
     }
@@ -399,6 +404,8 @@ fn range_unchanged<S: StateView>(
             }))
 }
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
