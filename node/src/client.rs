@@ -486,7 +486,9 @@ impl ChaincodeEvents {
                 resp.events
                     .into_iter()
                     .filter(|r| {
-                        after.is_none_or(|c| (resp.block_number, r.tx_number) > (c.block, c.tx_number))
+                        after.is_none_or(|c| {
+                            (resp.block_number, r.tx_number) > (c.block, c.tx_number)
+                        })
                     })
                     .map(|r| {
                         let event = r.event.unwrap_or_default();

@@ -210,11 +210,12 @@ fn write_chaincode_cert(
     Ok(files)
 }
 
-/// `consort crypto chaincode-cert`: issues a TLS server certificate for an
-/// external chaincode server reachable as `host` from the CA of a generated
-/// org (`<org_dir>/ca/ca.crt` and `ca.key`, the org's MSP ID being the
-/// directory's name), into `out`. `client-cas.crt` holds the CA of every org
-/// next to `org_dir`, the peers that may connect.
+/// `consort crypto chaincode-cert`: issues an ECDSA P-256 TLS server
+/// certificate for an external chaincode server reachable as `host` from the
+/// TLS CA of a generated org (`<org_dir>/tlsca/ca.crt` and `ca.key`, or
+/// `<org_dir>/ca/` for a network without TLS CAs; the org's MSP ID being the
+/// directory's name), into `out`. `client-cas.crt` holds the TLS CA of every
+/// org next to `org_dir`, whose peers may connect.
 pub fn chaincode_cert(
     org_dir: &Path,
     host: &str,
@@ -226,8 +227,16 @@ pub fn chaincode_cert(
         .ok_or_else(|| {
             CryptoGenError::Invalid(format!("{} is not an org directory", org_dir.display()))
         })?;
-    let cert_pem = read_text(&org_dir.join("ca").join("ca.crt"))?;
-    let key_pem = read_text(&org_dir.join("ca").join("ca.key"))?;
+    let ca_dir = |org: &Path| {
+        let tls = org.join("tlsca");
+        if tls.join("ca.crt").is_file() {
+            tls
+        } else {
+            org.join("ca")
+        }
+    };
+    let cert_pem = read_text(&ca_dir(org_dir).join("ca.crt"))?;
+    let key_pem = read_text(&ca_dir(org_dir).join("ca.key"))?;
     let ca = CertAuthority::load(msp_id, &cert_pem, &key_pem)?;
     let mut client_cas = String::new();
     let orgs = org_dir.parent().unwrap_or(org_dir);
@@ -236,14 +245,14 @@ pub fn chaincode_cert(
             path: orgs.display().to_string(),
             source,
         })?
-        .filter_map(|entry| entry.ok().map(|e| e.path().join("ca").join("ca.crt")))
+        .filter_map(|entry| entry.ok().map(|e| ca_dir(&e.path()).join("ca.crt")))
         .filter(|path| path.is_file())
         .collect();
     entries.sort();
     for path in entries {
         client_cas.push_str(&read_text(&path)?);
     }
-    let kind = KeyKind::default();
+    let kind = KeyKind::EcdsaP256;
     let mut hosts = vec![
         host.to_owned(),
         "localhost".to_owned(),
@@ -254,8 +263,9 @@ pub fn chaincode_cert(
 }
 
 /// The external service of every chaincode of `spec` that has one: a PEM
-/// root as given (inline or read from its path), or a server certificate
-/// issued now from the named org's CA.
+/// root as given (inline or read from its path), or an ECDSA P-256 server
+/// certificate issued now from the named org's TLS CA (`cas` are the orgs'
+/// TLS CAs, whose peers may connect).
 fn external_chaincodes(
     spec: &NetworkSpec,
     cas: &[CertAuthority],
@@ -271,7 +281,7 @@ fn external_chaincodes(
             (Some(root), _) if root.contains("-----BEGIN") => root.clone(),
             (Some(path), _) => read_text(Path::new(path))?,
             (None, Some(org)) => {
-                let (org_spec, ca) = spec
+                let (_, ca) = spec
                     .orgs
                     .iter()
                     .zip(cas)
@@ -281,7 +291,7 @@ fn external_chaincodes(
                     })?;
                 let dir = out.join("orgs").join(org).join("chaincodes").join(&cc.name);
                 let hosts = chaincode_hosts(&external.address)?;
-                write_chaincode_cert(ca, &hosts, org_spec.key, &client_cas, &dir)?;
+                write_chaincode_cert(ca, &hosts, KeyKind::EcdsaP256, &client_cas, &dir)?;
                 ca.cert().cert_pem.clone()
             }
             (None, None) => {
@@ -302,14 +312,25 @@ fn external_chaincodes(
     Ok(externals)
 }
 
-/// The channel config a spec describes, given each org's CA certificate,
-/// the external service of each external chaincode and the certificate of
-/// each orderer (by endpoint), which binds it into the consenter set.
+/// The certificates of one orderer (DER) that bind it into the consenter set.
+#[derive(Debug, Clone)]
+pub struct OrdererCerts {
+    /// The certificate it signs blocks with.
+    pub signing: Vec<u8>,
+    /// The certificate it presents in TLS.
+    pub tls: Vec<u8>,
+}
+
+/// The channel config a spec describes, given each org's CA and TLS CA
+/// certificates, the external service of each external chaincode and the
+/// certificates of each orderer (by endpoint), which bind it into the
+/// consenter set.
 pub fn channel_config(
     spec: &NetworkSpec,
     ca_certs: &[(String, Vec<u8>)],
+    tls_ca_certs: &[(String, Vec<u8>)],
     externals: &HashMap<String, ExternalChaincode>,
-    orderer_certs: &HashMap<String, Vec<u8>>,
+    orderer_certs: &HashMap<String, OrdererCerts>,
 ) -> ChannelConfig {
     let mut next_id = 1u64;
     let mut orderers = Vec::new();
@@ -317,16 +338,14 @@ pub fn channel_config(
     for org in &spec.orgs {
         for o in &org.orderers {
             let endpoint = format!("{}:{}", o.host, o.port);
-            let hash = orderer_certs
-                .get(&endpoint)
-                .map(|der| crate::identity::cert_hash(der).to_vec())
-                .unwrap_or_default();
+            let certs = orderer_certs.get(&endpoint);
+            let hash = |der: &[u8]| crate::identity::cert_hash(der).to_vec();
             orderers.push(OrdererNode {
                 id: next_id,
                 msp_id: org.msp_id.clone(),
                 endpoint,
-                tls_cert_sha256: hash.clone(),
-                signing_cert_sha256: hash,
+                tls_cert_sha256: certs.map(|c| hash(&c.tls)).unwrap_or_default(),
+                signing_cert_sha256: certs.map(|c| hash(&c.signing)).unwrap_or_default(),
             });
             next_id += 1;
         }
@@ -351,7 +370,11 @@ pub fn channel_config(
                     .map(|(_, der)| der.clone())
                     .collect(),
                 revoked_serials: vec![],
-                tls_ca_certs: vec![],
+                tls_ca_certs: tls_ca_certs
+                    .iter()
+                    .filter(|(id, _)| *id == o.msp_id)
+                    .map(|(_, der)| der.clone())
+                    .collect(),
             })
             .collect(),
         orderers,
@@ -379,29 +402,42 @@ pub fn channel_config(
 /// Generates the whole network into `out` (created if missing).
 pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, CryptoGenError> {
     let mut cas = Vec::new();
+    let mut tls_cas = Vec::new();
     for org in &spec.orgs {
-        let ca = CertAuthority::generate(&org.msp_id, org.key)?;
-        let dir = out.join("orgs").join(&org.msp_id).join("ca");
-        key_dir(&dir)?;
-        write(&dir.join("ca.crt"), ca.cert().cert_pem.as_bytes())?;
-        write_key(&dir.join("ca.key"), ca.cert().key_pem.as_bytes())?;
-        cas.push(ca);
+        let org_dir = out.join("orgs").join(&org.msp_id);
+        for (ca, sub) in [
+            (CertAuthority::generate(&org.msp_id, org.key)?, "ca"),
+            (CertAuthority::generate_tls(&org.msp_id)?, "tlsca"),
+        ] {
+            let dir = org_dir.join(sub);
+            key_dir(&dir)?;
+            write(&dir.join("ca.crt"), ca.cert().cert_pem.as_bytes())?;
+            write_key(&dir.join("ca.key"), ca.cert().key_pem.as_bytes())?;
+            if sub == "ca" {
+                cas.push(ca);
+            } else {
+                tls_cas.push(ca);
+            }
+        }
     }
-    let ca_ders: Vec<(String, Vec<u8>)> = cas
-        .iter()
-        .map(|c| (c.msp_id().to_string(), c.cert().cert_der.clone()))
-        .collect();
-    let externals = external_chaincodes(spec, &cas, out)?;
+    let ders = |cas: &[CertAuthority]| -> Vec<(String, Vec<u8>)> {
+        cas.iter()
+            .map(|c| (c.msp_id().to_string(), c.cert().cert_der.clone()))
+            .collect()
+    };
+    let (ca_ders, tls_ca_ders) = (ders(&cas), ders(&tls_cas));
+    let externals = external_chaincodes(spec, &tls_cas, out)?;
     // Nodes' identities first: the channel config binds each orderer to
     // its certificate.
     let net = layout(spec, out);
     let mut issued = Vec::with_capacity(net.nodes.len());
     for node in &net.nodes {
-        let (org, ca) = spec
+        let ((org, ca), tls_ca) = spec
             .orgs
             .iter()
             .zip(&cas)
-            .find(|(o, _)| o.msp_id == node.msp_id)
+            .zip(&tls_cas)
+            .find(|((o, _), _)| o.msp_id == node.msp_id)
             .ok_or_else(|| CryptoGenError::Serialize(format!("org of {}", node.name)))?;
         let n =
             node_spec(spec, node).ok_or_else(|| CryptoGenError::Serialize(node.name.clone()))?;
@@ -418,23 +454,35 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         };
         let mut req = IssueRequest::new(&node.name, id_role, hosts);
         req.kind = org.key;
-        issued.push((ca.issue(&req)?, listen_of(n)));
+        let signing = ca.issue(&req)?;
+        req.kind = KeyKind::EcdsaP256;
+        let tls = tls_ca.issue(&req)?;
+        issued.push((signing, tls, listen_of(n)));
     }
-    let orderer_certs: HashMap<String, Vec<u8>> = net
+    let orderer_certs: HashMap<String, OrdererCerts> = net
         .nodes
         .iter()
         .zip(&issued)
         .filter(|(node, _)| node.role == NodeRole::Orderer)
-        .map(|(node, (cert, _))| (node.endpoint.clone(), cert.cert_der.clone()))
+        .map(|(node, (signing, tls, _))| {
+            (
+                node.endpoint.clone(),
+                OrdererCerts {
+                    signing: signing.cert_der.clone(),
+                    tls: tls.cert_der.clone(),
+                },
+            )
+        })
         .collect();
-    let config = channel_config(spec, &ca_ders, &externals, &orderer_certs);
+    let config = channel_config(spec, &ca_ders, &tls_ca_ders, &externals, &orderer_certs);
     let genesis_path = out.join("genesis.block");
     write(&genesis_path, &block::genesis(&config).encode_to_vec())?;
     write(&out.join("network.toml"), toml_text(spec)?.as_bytes())?;
 
     let mut next_orderer_id = 1u64;
-    for (node, (cert, listen)) in net.nodes.iter().zip(issued) {
+    for (node, (cert, tls, listen)) in net.nodes.iter().zip(issued) {
         write_identity(&node.dir, &cert)?;
+        write_identity(&node.dir.join("tls"), &tls)?;
         let orderer_id = (node.role == NodeRole::Orderer).then(|| {
             let id = next_orderer_id;
             next_orderer_id += 1;
@@ -452,8 +500,8 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             orderer_id,
             orderer_cert: None,
             orderer_key: None,
-            tls_cert: None,
-            tls_key: None,
+            tls_cert: Some("tls/cert.pem".into()),
+            tls_key: Some("tls/key.pem".into()),
             orderer_tls_cert: None,
             orderer_tls_key: None,
             chaincode_timeout_ms: 30_000,
@@ -462,23 +510,26 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         write(&node.config, toml_text(&cfg)?.as_bytes())?;
     }
     for user in &net.users {
-        let (org, ca) = spec
+        let ((org, ca), tls_ca) = spec
             .orgs
             .iter()
             .zip(&cas)
-            .find(|(o, _)| o.msp_id == user.msp_id)
+            .zip(&tls_cas)
+            .find(|((o, _), _)| o.msp_id == user.msp_id)
             .ok_or_else(|| CryptoGenError::Serialize(format!("org of {}", user.name)))?;
         let dir = user.profile.parent().unwrap_or(out).to_path_buf();
         let mut req = IssueRequest::new(&format!("{}@{}", user.name, org.name), user.role, vec![]);
         req.kind = org.key;
         req.attributes = org.attributes.get(&user.name).cloned().unwrap_or_default();
         write_identity(&dir, &ca.issue(&req)?)?;
+        req.kind = KeyKind::EcdsaP256;
+        write_identity(&dir.join("tls"), &tls_ca.issue(&req)?)?;
         let profile = ClientProfile {
             msp_id: org.msp_id.clone(),
             cert: "cert.pem".into(),
             key: "key.pem".into(),
-            tls_cert: None,
-            tls_key: None,
+            tls_cert: Some("tls/cert.pem".into()),
+            tls_key: Some("tls/key.pem".into()),
             genesis: relative_genesis(3),
             gateway: org
                 .peers
@@ -613,8 +664,9 @@ mod tests {
         .unwrap();
         let files = files_under(tmp.path());
         let keys: Vec<&PathBuf> = files.iter().filter(|f| is_key(f)).collect();
-        // 3 CAs, 6 nodes, 6 users, 2 chaincode servers.
-        assert_eq!(keys.len(), 17, "{keys:?}");
+        // 3 CAs and 3 TLS CAs, 6 nodes and 6 users with a signing and a
+        // TLS key each, 2 chaincode servers.
+        assert_eq!(keys.len(), 32, "{keys:?}");
         for key in &keys {
             assert_private(key);
         }
@@ -665,7 +717,7 @@ mod tests {
         let (_, config) = load_genesis(&out.join("genesis.block")).unwrap();
         let external = config.chaincodes[1].external.clone().unwrap();
         assert_eq!(external.address, "cc1.org1:17199");
-        let org2_ca = std::fs::read_to_string(out.join("orgs/Org2MSP/ca/ca.crt")).unwrap();
+        let org2_ca = std::fs::read_to_string(out.join("orgs/Org2MSP/tlsca/ca.crt")).unwrap();
         assert_eq!(external.tls_root_pem, org2_ca);
         assert!(config.chaincodes[0].external.is_none());
 
@@ -684,7 +736,7 @@ mod tests {
         let later = tmp.path().join("cc2");
         let files = chaincode_cert(&out.join("orgs/Org1MSP"), "cc2.org1", &later).unwrap();
         assert_eq!(files.cert, later.join("tls.crt"));
-        let org1_ca = std::fs::read_to_string(out.join("orgs/Org1MSP/ca/ca.crt")).unwrap();
+        let org1_ca = std::fs::read_to_string(out.join("orgs/Org1MSP/tlsca/ca.crt")).unwrap();
         assert_eq!(std::fs::read_to_string(&files.ca).unwrap(), org1_ca);
         let client_cas = std::fs::read_to_string(&files.client_cas).unwrap();
         assert_eq!(cert::pem_to_ders(client_cas.as_bytes()).unwrap().len(), 3);
@@ -725,6 +777,12 @@ mod tests {
                 .remove(0);
             let in_config = config.orgs.iter().find(|o| o.msp_id == org.msp_id).unwrap();
             assert_eq!(in_config.ca_certs, vec![ca_der]);
+            let tlsca_dir = out.join("orgs").join(&org.msp_id).join("tlsca");
+            assert_private(&tlsca_dir.join("ca.key"));
+            let tlsca_der = cert::pem_to_ders(&std::fs::read(tlsca_dir.join("ca.crt")).unwrap())
+                .unwrap()
+                .remove(0);
+            assert_eq!(in_config.tls_ca_certs, vec![tlsca_der]);
         }
 
         let mut orderer_ids = Vec::new();
@@ -747,10 +805,24 @@ mod tests {
                 NodeRole::Peer => Role::Peer,
             };
             assert_eq!(member.role, expected_role);
+            // TLS: an ECDSA P-256 certificate from the org's TLS CA, with
+            // the same role; the signing certificate is no TLS identity
+            // and the TLS certificate signs nothing.
+            let (tls_cert, tls_key) = cfg.tls_files();
+            assert_eq!(tls_cert, node.dir.join("tls/cert.pem"));
+            assert_private(tls_key);
+            let tls = SigningIdentity::load(&cfg.msp_id, tls_cert, tls_key).unwrap();
             assert_eq!(
-                msp.identify_cert(signer.cert_der()).unwrap().msp_id,
-                node.msp_id
+                tls.info().public_key.algorithm(),
+                cert::KeyAlgorithm::EcdsaP256
             );
+            let admitted = msp.identify_cert(tls.cert_der()).unwrap();
+            assert_eq!(
+                (admitted.msp_id.as_str(), admitted.role),
+                (node.msp_id.as_str(), expected_role)
+            );
+            assert!(msp.identify_cert(signer.cert_der()).is_err());
+            assert!(msp.validate(tls.serialized()).is_err());
 
             match node.role {
                 NodeRole::Orderer => {
@@ -758,6 +830,9 @@ mod tests {
                     let entry = config.orderers.iter().find(|o| o.id == id).unwrap();
                     assert_eq!(entry.msp_id, node.msp_id);
                     assert_eq!(entry.endpoint, node.endpoint);
+                    let hash = |der: &[u8]| crate::identity::cert_hash(der).to_vec();
+                    assert_eq!(entry.signing_cert_sha256, hash(signer.cert_der()));
+                    assert_eq!(entry.tls_cert_sha256, hash(tls.cert_der()));
                     orderer_ids.push(id);
                 }
                 NodeRole::Peer => {
@@ -792,6 +867,9 @@ mod tests {
             assert_eq!(member.msp_id, user.msp_id);
             assert_eq!(member.role, user.role);
             assert!(member.subject.starts_with(&format!("{}@", user.name)));
+            let (tls_cert, tls_key) = profile.tls_files();
+            let tls = SigningIdentity::load(&profile.msp_id, tls_cert, tls_key).unwrap();
+            assert_eq!(msp.identify_cert(tls.cert_der()).unwrap().role, user.role);
         }
         for msp_id in msp.msp_ids() {
             let roles: Vec<Role> = net

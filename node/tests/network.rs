@@ -339,11 +339,7 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
     let _serial = serial().await;
     let mut t = TestNet::start(21400).await;
     let (_, config) = consort::node::load_genesis(&t.net.net.genesis).unwrap();
-    let cas: Vec<Vec<u8>> = config
-        .orgs
-        .iter()
-        .flat_map(|o| o.ca_certs.clone())
-        .collect();
+    let cas = consort::identity::tls_roots(&config);
 
     // An identity from a CA outside the consortium, one with an expired
     // certificate from a member CA, and no certificate at all.
@@ -352,7 +348,7 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
         .issue(&IssueRequest::new("mallory", Role::Client, vec![]))
         .unwrap();
     let evil = Arc::new(SigningIdentity::from_der("Org1MSP", evil.cert_der, evil.key_der).unwrap());
-    let org1_dir = t.net.net.dir.join("orgs/Org1MSP/ca");
+    let org1_dir = t.net.net.dir.join("orgs/Org1MSP/tlsca");
     let org1_ca = CertAuthority::load(
         "Org1MSP",
         &std::fs::read_to_string(org1_dir.join("ca.crt")).unwrap(),
@@ -632,9 +628,12 @@ async fn one_process_can_run_a_peer_and_an_orderer() {
     std::fs::write(
         &combined,
         format!(
-            "{peer_cfg}{id_line}\norderer_cert = \"{}\"\norderer_key = \"{}\"\n",
+            "{peer_cfg}{id_line}\norderer_cert = \"{}\"\norderer_key = \"{}\"\n\
+             orderer_tls_cert = \"{}\"\norderer_tls_key = \"{}\"\n",
             orderer.dir.join("cert.pem").display(),
-            orderer.dir.join("key.pem").display()
+            orderer.dir.join("key.pem").display(),
+            orderer.dir.join("tls/cert.pem").display(),
+            orderer.dir.join("tls/key.pem").display()
         ),
     )
     .unwrap();

@@ -18,9 +18,10 @@ use openraft::{SnapshotMeta, Vote};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Org `msp`'s CA, loaded from the generated network (what its admin holds).
+/// Org `msp`'s TLS CA, loaded from the generated network (what its admin
+/// holds): it issues the certificates a node admits at the handshake.
 fn org_ca(t: &TestNet, msp: &str) -> CertAuthority {
-    let dir = t.net.net.dir.join("orgs").join(msp).join("ca");
+    let dir = t.net.net.dir.join("orgs").join(msp).join("tlsca");
     CertAuthority::load(
         msp,
         &std::fs::read_to_string(dir.join("ca.crt")).unwrap(),
@@ -31,26 +32,22 @@ fn org_ca(t: &TestNet, msp: &str) -> CertAuthority {
 
 fn issue(ca: &CertAuthority, name: &str, role: Role) -> Arc<SigningIdentity> {
     let mut req = IssueRequest::new(name, role, vec!["127.0.0.1".into(), "localhost".into()]);
-    req.kind = KeyKind::Ed25519;
+    req.kind = KeyKind::EcdsaP256;
     let c = ca.issue(&req).unwrap();
     Arc::new(SigningIdentity::from_der(ca.msp_id(), c.cert_der, c.key_der).unwrap())
 }
 
-/// A node's own identity, read from its directory.
+/// A node's own TLS identity, read from its directory.
 fn node_identity(t: &TestNet, name: &str, msp: &str) -> Arc<SigningIdentity> {
     let node = t.net.nodes().iter().find(|n| n.name == name).unwrap();
-    Arc::new(
-        SigningIdentity::load(msp, &node.dir.join("cert.pem"), &node.dir.join("key.pem")).unwrap(),
-    )
+    let tls = node.dir.join("tls");
+    Arc::new(SigningIdentity::load(msp, &tls.join("cert.pem"), &tls.join("key.pem")).unwrap())
 }
 
+/// The network's TLS roots.
 fn ca_certs(t: &TestNet) -> Vec<Vec<u8>> {
     let (_, config) = consort::node::load_genesis(&t.net.net.genesis).unwrap();
-    config
-        .orgs
-        .iter()
-        .flat_map(|o| o.ca_certs.clone())
-        .collect()
+    consort::identity::tls_roots(&config)
 }
 
 fn payload<T: serde::Serialize>(v: &T) -> RaftPayload {

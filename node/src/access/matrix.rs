@@ -44,7 +44,10 @@ pub const MATRIX: &[(&str, Rule)] = &[
     ("/consort.Gateway/Submit", unary(Who::Members(APPS))),
     ("/consort.Gateway/CommitStatus", unary(Who::Members(APPS))),
     ("/consort.Gateway/BlockEvents", stream(Who::Members(APPS))),
-    ("/consort.Gateway/ChaincodeEvents", stream(Who::Members(APPS))),
+    (
+        "/consort.Gateway/ChaincodeEvents",
+        stream(Who::Members(APPS)),
+    ),
     ("/consort.Gateway/GetBlock", unary(Who::Members(APPS))),
     ("/consort.Gateway/GetTransaction", unary(Who::Members(APPS))),
     ("/consort.Gateway/PeerStatus", unary(Who::Members(APPS))),

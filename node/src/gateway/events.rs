@@ -69,7 +69,10 @@ mod tests {
         let c = Consortium::new(1);
         let txs = [
             (with_event(&c, event("token", "first")), Code::Valid),
-            (with_event(&c, event("token", "invalid")), Code::MvccReadConflict),
+            (
+                with_event(&c, event("token", "invalid")),
+                Code::MvccReadConflict,
+            ),
             (with_event(&c, None), Code::Valid),
             (with_event(&c, event("other", "elsewhere")), Code::Valid),
             (with_event(&c, event("token", "second")), Code::Valid),

@@ -136,12 +136,27 @@ fn random_serial() -> SerialNumber {
 }
 
 impl CertAuthority {
-    /// Makes a new CA for `msp_id`, valid for twenty years.
+    /// Makes a new CA for `msp_id` (CN `ca.<msp id>`), valid for twenty
+    /// years: the org's signing CA.
     pub fn generate(msp_id: &str, kind: KeyKind) -> Result<Self, CaError> {
+        Self::generate_named(msp_id, &format!("ca.{}", msp_id.to_lowercase()), kind)
+    }
+
+    /// Makes the org's TLS CA (CN `tlsca.<msp id>`): always ECDSA P-256,
+    /// like the certificates it issues, since every TLS stack speaks it.
+    pub fn generate_tls(msp_id: &str) -> Result<Self, CaError> {
+        Self::generate_named(
+            msp_id,
+            &format!("tlsca.{}", msp_id.to_lowercase()),
+            KeyKind::EcdsaP256,
+        )
+    }
+
+    fn generate_named(msp_id: &str, common_name: &str, kind: KeyKind) -> Result<Self, CaError> {
         let key = kind.generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, format!("ca.{}", msp_id.to_lowercase()));
+        dn.push(DnType::CommonName, common_name);
         dn.push(DnType::OrganizationName, msp_id);
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

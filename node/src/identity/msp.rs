@@ -123,8 +123,21 @@ impl Identity {
 }
 
 struct Org {
+    /// Roots of signing identities.
     ca_certs: Vec<Vec<u8>>,
+    /// Roots of TLS certificates (the signing roots when the org has no
+    /// separate TLS CA).
+    tls_ca_certs: Vec<Vec<u8>>,
     revoked: HashSet<Vec<u8>>,
+}
+
+/// Which of an org's CAs a certificate must chain to.
+#[derive(Debug, Clone, Copy)]
+enum Roots {
+    /// The signing CA: identities that sign messages.
+    Signing,
+    /// The TLS CA: certificates presented in TLS.
+    Tls,
 }
 
 /// A cached validation outcome.
@@ -160,6 +173,11 @@ impl Msp {
                     o.msp_id.clone(),
                     Org {
                         ca_certs: o.ca_certs.clone(),
+                        tls_ca_certs: if o.tls_ca_certs.is_empty() {
+                            o.ca_certs.clone()
+                        } else {
+                            o.tls_ca_certs.clone()
+                        },
                         revoked: o.revoked_serials.iter().cloned().collect(),
                     },
                 )
@@ -194,6 +212,17 @@ impl Msp {
             .collect()
     }
 
+    /// Every member org's TLS CA certificates, DER: the roots a TLS peer's
+    /// certificate must chain to.
+    pub fn all_tls_ca_certs(&self) -> Vec<Vec<u8>> {
+        let mut ids = self.msp_ids();
+        ids.dedup();
+        ids.iter()
+            .filter_map(|id| self.orgs.get(id))
+            .flat_map(|o| o.tls_ca_certs.iter().cloned())
+            .collect()
+    }
+
     /// Validates an encoded `SerializedIdentity`, which must be in its
     /// canonical encoding (cached by the hash of the bytes given, outcome
     /// included, so a non-canonical encoding is refused from the cache too).
@@ -203,14 +232,14 @@ impl Msp {
             return hit;
         }
         let result = decode_canonical(serialized)
-            .and_then(|id| self.validate_uncached(&id.msp_id, &id.cert_der))
+            .and_then(|id| self.validate_uncached(&id.msp_id, &id.cert_der, Roots::Signing))
             .map(Arc::new);
         self.store(key, result.clone());
         result
     }
 
-    /// Finds the member org that issued a DER certificate (for TLS peers),
-    /// and validates it as that org's identity.
+    /// Finds the member org whose TLS CA issued a DER certificate (a TLS
+    /// peer's), and validates it as that org's identity.
     pub fn identify_cert(&self, cert_der: &[u8]) -> Result<Arc<Identity>, MspError> {
         let mut key: [u8; 32] = Sha256::digest(cert_der).into();
         key[0] ^= 0xff; // keep apart from serialized-identity keys
@@ -221,10 +250,16 @@ impl Msp {
         let owner = self
             .orgs
             .iter()
-            .find(|(_, org)| org.ca_certs.iter().any(|ca| cert::issued_by(cert_der, ca)))
+            .find(|(_, org)| {
+                org.tls_ca_certs
+                    .iter()
+                    .any(|ca| cert::issued_by(cert_der, ca))
+            })
             .map(|(id, _)| id.clone());
         let result = match owner {
-            Some(msp_id) => self.validate_uncached(&msp_id, cert_der).map(Arc::new),
+            Some(msp_id) => self
+                .validate_uncached(&msp_id, cert_der, Roots::Tls)
+                .map(Arc::new),
             None => Err(MspError::UnknownOrg(
                 info.organization.unwrap_or_else(|| info.subject_cn.clone()),
             )),
@@ -252,7 +287,12 @@ impl Msp {
         }
     }
 
-    fn validate_uncached(&self, msp_id: &str, cert_der: &[u8]) -> Result<Identity, MspError> {
+    fn validate_uncached(
+        &self,
+        msp_id: &str,
+        cert_der: &[u8],
+        roots: Roots,
+    ) -> Result<Identity, MspError> {
         let org = self
             .orgs
             .get(msp_id)
@@ -261,7 +301,11 @@ impl Msp {
         if info.is_ca {
             return Err(MspError::IsCa(info.subject_cn));
         }
-        if !org.ca_certs.iter().any(|ca| cert::issued_by(cert_der, ca)) {
+        let roots = match roots {
+            Roots::Signing => &org.ca_certs,
+            Roots::Tls => &org.tls_ca_certs,
+        };
+        if !roots.iter().any(|ca| cert::issued_by(cert_der, ca)) {
             return Err(MspError::NotIssuedByOrg {
                 msp_id: msp_id.to_string(),
                 subject: info.subject_cn,

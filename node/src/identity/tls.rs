@@ -87,7 +87,7 @@ impl ClientCertVerifier for MemberVerifier {
 
 fn roots(msp: &Msp) -> Result<RootCertStore, rustls::Error> {
     let mut roots = RootCertStore::empty();
-    for ca in msp.all_ca_certs() {
+    for ca in msp.all_tls_ca_certs() {
         roots.add(CertificateDer::from(ca))?;
     }
     Ok(roots)
