@@ -465,3 +465,113 @@ async fn stream_caps_hold_and_the_peer_stays_responsive() {
     let mut gw = GatewayClient::new(ch);
     assert!(gw.peer_status(PeerStatusRequest {}).await.is_ok());
 }
+
+/// Runs `openssl s_client` against `endpoint` over TLS 1.2 (where the server
+/// judges the client certificate inside the handshake); true when the
+/// handshake completes and the server's chain verifies.
+fn openssl_handshake(
+    endpoint: &str,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    ca: &std::path::Path,
+) -> bool {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-tls1_2",
+            "-alpn",
+            "h2",
+            "-verify_return_error",
+            "-connect",
+            endpoint,
+        ])
+        .arg("-cert")
+        .arg(cert)
+        .arg("-key")
+        .arg(key)
+        .arg("-CAfile")
+        .arg(ca)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status.success() && text.contains("Verify return code: 0 (ok)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssl_reaches_a_peer_with_a_member_tls_certificate_and_nothing_else() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("openssl not installed; skipped");
+        return;
+    }
+    let _serial = serial().await;
+    let t = TestNet::start(25400).await;
+    let dir = t.dir.path();
+    let roots: String = ca_certs(&t)
+        .iter()
+        .map(|d| consort::identity::cert::der_to_pem(d))
+        .collect();
+    let ca = dir.join("tls-roots.pem");
+    std::fs::write(&ca, roots).unwrap();
+    let peer = t.net.nodes_of(consort::config::NodeRole::Peer)[0].clone();
+    let user = t.net.net.dir.join("orgs/Org1MSP/users/user1");
+
+    // Every private key the network has is readable by OpenSSL.
+    let mut keys = 0;
+    let mut stack = vec![t.net.net.dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n == "key.pem" || n == "ca.key")
+            {
+                let out = std::process::Command::new("openssl")
+                    .args(["pkey", "-noout", "-in"])
+                    .arg(&p)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}: {}",
+                    p.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                keys += 1;
+            }
+        }
+    }
+    assert!(keys >= 24, "only {keys} keys found");
+
+    // A member client's TLS certificate gets through.
+    assert!(openssl_handshake(
+        &peer.endpoint,
+        &user.join("tls/cert.pem"),
+        &user.join("tls/key.pem"),
+        &ca
+    ));
+    // Its signing certificate (another CA, Ed25519) does not, nor does a
+    // certificate from a CA outside the consortium.
+    assert!(!openssl_handshake(
+        &peer.endpoint,
+        &user.join("cert.pem"),
+        &user.join("key.pem"),
+        &ca
+    ));
+    let outside = CertAuthority::generate("Org1MSP", KeyKind::EcdsaP256).unwrap();
+    let mallory = issue(&outside, "mallory@org1", Role::Client);
+    std::fs::write(dir.join("mallory.crt"), mallory.cert_pem()).unwrap();
+    std::fs::write(dir.join("mallory.key"), mallory.key_pem()).unwrap();
+    assert!(!openssl_handshake(
+        &peer.endpoint,
+        &dir.join("mallory.crt"),
+        &dir.join("mallory.key"),
+        &ca
+    ));
+}
