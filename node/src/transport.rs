@@ -11,6 +11,8 @@ mod limits;
 mod preface;
 mod stats;
 mod summary;
+#[cfg(test)]
+mod tests;
 
 pub use limits::{LimitsError, ServeLimits};
 pub use stats::{Refusal, RefusalCounts, TransportStats};
