@@ -27,6 +27,11 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// Wraps webpki's chain and expiry checks with Consort's membership checks:
 /// the certificate must belong to a member org, carry a role and not be revoked.
+///
+/// Anyone can make a node run this, so each refusal is logged at `debug`
+/// only. Every refusal fails the handshake with
+/// `rustls::Error::InvalidCertificate`, which the listener counts as
+/// `transport::Refusal::Certificate` and reports in its periodic summary.
 #[derive(Debug)]
 struct MemberVerifier {
     inner: Arc<dyn ClientCertVerifier>,
@@ -48,13 +53,13 @@ impl ClientCertVerifier for MemberVerifier {
             .inner
             .verify_client_cert(end_entity, intermediates, now)
         {
-            tracing::info!(error = %e, "refused client certificate");
+            tracing::debug!(error = %e, "refused client certificate");
             return Err(e);
         }
         match self.msp.identify_cert(end_entity) {
             Ok(_) => Ok(ClientCertVerified::assertion()),
             Err(e) => {
-                tracing::info!(error = %e, "refused client certificate");
+                tracing::debug!(error = %e, "refused client certificate");
                 Err(rustls::Error::InvalidCertificate(
                     CertificateError::ApplicationVerificationFailure,
                 ))
