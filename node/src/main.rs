@@ -415,7 +415,15 @@ enum LedgerCmd {
 }
 
 fn init_logging(default: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_string());
+    // rustls logs every refused TLS alert at warn: the listener counts and
+    // summarises refusals instead, so rustls is quiet unless asked for.
+    let spec = if spec.contains("rustls") {
+        spec
+    } else {
+        format!("{spec},rustls=error")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()

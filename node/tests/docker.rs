@@ -446,7 +446,7 @@ async fn a_container_with_an_outside_certificate_cannot_connect() {
     std::fs::copy(c.crypto().join("genesis.block"), evil.join("channel.block")).unwrap();
     let profile = |dir: &str| {
         format!(
-            "msp_id = \"Org1MSP\"\ncert = \"{dir}/orgs/Org1MSP/users/user1/cert.pem\"\nkey = \"{dir}/orgs/Org1MSP/users/user1/key.pem\"\ngenesis = \"/evil/channel.block\"\ngateway = \"peer0.org1:7051\"\n"
+            "msp_id = \"Org1MSP\"\ncert = \"{dir}/orgs/Org1MSP/users/user1/cert.pem\"\nkey = \"{dir}/orgs/Org1MSP/users/user1/key.pem\"\ntls_cert = \"{dir}/orgs/Org1MSP/users/user1/tls/cert.pem\"\ntls_key = \"{dir}/orgs/Org1MSP/users/user1/tls/key.pem\"\ngenesis = \"/evil/channel.block\"\ngateway = \"peer0.org1:7051\"\n"
         )
     };
     std::fs::write(evil.join("outsider.toml"), profile("/evil")).unwrap();

@@ -4,7 +4,6 @@
 use super::*;
 use crate::identity::ca::{CertAuthority, KeyKind};
 use crate::identity::{Msp, Role};
-use tonic::Request;
 use crate::testkit::{self, Consortium};
 use consort_proto::endorser_client::EndorserClient;
 use consort_proto::endorser_server::{Endorser as EndorserRpc, EndorserServer};
@@ -15,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
+use tonic::Request;
 
 /// Answers every proposal with what the transport told it about the caller:
 /// the MSP's subject in `message`, the leaf certificate in `payload`.
