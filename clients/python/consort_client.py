@@ -25,7 +25,6 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import grpc
 from cryptography import x509

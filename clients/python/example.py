@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""An application of the `token` sample chaincode, through consort_client.
+r"""An application of the `token` sample chaincode, through consort_client.
 
-    python3 clients/python/example.py --profile demo-data/orgs/Org1MSP/users/user1/client.toml \
+    python3 clients/python/example.py \
+        --profile demo-data/orgs/Org1MSP/users/user1/client.toml \
         [--profile2 demo-data/orgs/Org2MSP/users/user1/client.toml] [--stubs DIR]
 
 Creates a fresh token, issues it to the client's own account, moves some to
