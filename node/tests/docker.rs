@@ -198,11 +198,27 @@ impl Compose {
         out
     }
 
+    /// The highest chain tip of the reachable orderers: a block ordered but
+    /// not yet delivered to any peer is counted too.
+    async fn ordered_height(&self) -> u64 {
+        let mut best = 0;
+        for org in 1..=ORGS {
+            let ep = format!("127.0.0.1:{}", self.orderer_port(org));
+            if let Ok(s) = consort::client::orderer_status(&self.profile(1, 1), &ep, None).await {
+                best = best.max(s.height);
+            }
+        }
+        best
+    }
+
+    /// Waits until every peer has the same height, block hash and state
+    /// hash, at least `min_height` and every block the orderers hold.
     async fn wait_converged(&self, min_height: u64, timeout: Duration) -> PeerStatusResponse {
         let deadline = Instant::now() + timeout;
         loop {
+            let ordered = self.ordered_height().await;
             let all = self.statuses().await;
-            if let Some(s) = converged(&all, ORGS, min_height) {
+            if let Some(s) = converged(&all, ORGS, min_height.max(ordered)) {
                 return s;
             }
             if Instant::now() > deadline {

@@ -456,32 +456,13 @@ impl Gateway for GatewayService {
         &self,
         req: Request<BlockEventsRequest>,
     ) -> Result<Response<Self::BlockEventsStream>, Status> {
-        let mut next = req.into_inner().start_block;
-        let (tx, rx) = mpsc::channel(16);
-        let ledger = self.p.ledger.clone();
-        let mut height = self.p.height.clone();
-        tokio::spawn(async move {
-            loop {
-                let h = *height.borrow_and_update();
-                while next < h {
-                    let item = match ledger.block(next) {
-                        Ok(Some(b)) => Ok(b),
-                        Ok(None) => Err(Status::internal(format!("block {next} missing"))),
-                        Err(e) => Err(Status::internal(e.to_string())),
-                    };
-                    let failed = item.is_err();
-                    if tx.send(item).await.is_err() || failed {
-                        return;
-                    }
-                    next += 1;
-                }
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    c = height.changed() => if c.is_err() { return },
-                }
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let start = req.into_inner().start_block;
+        Ok(Response::new(follow(
+            self.p.ledger.clone(),
+            self.p.height.clone(),
+            start,
+            |_, block| Some(block),
+        )))
     }
 
     type ChaincodeEventsStream = ReceiverStream<Result<ChaincodeEventsResponse, Status>>;
@@ -497,42 +478,18 @@ impl Gateway for GatewayService {
         if chaincode.is_empty() {
             return Err(Status::invalid_argument("missing chaincode"));
         }
-        let mut next = start_block;
-        let (tx, rx) = mpsc::channel(16);
-        let ledger = self.p.ledger.clone();
-        let mut height = self.p.height.clone();
-        tokio::spawn(async move {
-            loop {
-                let h = *height.borrow_and_update();
-                while next < h {
-                    let item = match ledger.block(next) {
-                        Ok(Some(b)) => Ok(events::chaincode_events(&b, &chaincode)),
-                        Ok(None) => Err(Status::internal(format!("block {next} missing"))),
-                        Err(e) => Err(Status::internal(e.to_string())),
-                    };
-                    let item = match item {
-                        Ok(found) if found.is_empty() => None,
-                        Ok(found) => Some(Ok(ChaincodeEventsResponse {
-                            block_number: next,
-                            events: found,
-                        })),
-                        Err(e) => Some(Err(e)),
-                    };
-                    if let Some(item) = item {
-                        let failed = item.is_err();
-                        if tx.send(item).await.is_err() || failed {
-                            return;
-                        }
-                    }
-                    next += 1;
-                }
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    c = height.changed() => if c.is_err() { return },
-                }
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(follow(
+            self.p.ledger.clone(),
+            self.p.height.clone(),
+            start_block,
+            move |number, block| {
+                let found = events::chaincode_events(&block, &chaincode);
+                (!found.is_empty()).then_some(ChaincodeEventsResponse {
+                    block_number: number,
+                    events: found,
+                })
+            },
+        )))
     }
 
     async fn get_block(
@@ -600,6 +557,42 @@ impl Gateway for GatewayService {
             state_hash: l.state_hash().map_err(err)?.to_vec(),
         }))
     }
+}
+
+/// Streams `pick(number, block)` for every committed block from `next`,
+/// then for each new block as it commits; a block `pick` maps to `None` is
+/// skipped. The task ends when the receiver is dropped or the ledger fails.
+fn follow<T: Send + 'static>(
+    ledger: Arc<Ledger>,
+    mut height: watch::Receiver<u64>,
+    mut next: u64,
+    pick: impl Fn(u64, CommittedBlock) -> Option<T> + Send + 'static,
+) -> ReceiverStream<Result<T, Status>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let h = *height.borrow_and_update();
+            while next < h {
+                let item = match ledger.block(next) {
+                    Ok(Some(b)) => pick(next, b).map(Ok),
+                    Ok(None) => Some(Err(Status::internal(format!("block {next} missing")))),
+                    Err(e) => Some(Err(Status::internal(e.to_string()))),
+                };
+                if let Some(item) = item {
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        return;
+                    }
+                }
+                next += 1;
+            }
+            tokio::select! {
+                _ = tx.closed() => return,
+                c = height.changed() => if c.is_err() { return },
+            }
+        }
+    });
+    ReceiverStream::new(rx)
 }
 
 /// Peer-to-peer endorsement: only peers (other orgs' gateways) may call
