@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use consort::client::{Client, ClientError};
 use consort::config::{ClientProfile, NetworkSpec, NodeConfig};
+use consort::lifecycle::LifecycleClient;
 use consort::validation::codes;
 use consort_proto::{Envelope, ProposalHeader, Transaction, TxValidationCode};
 use prost::Message;

@@ -8,7 +8,7 @@ use common::{serial, TestNet};
 use consort::client::{args, Client, ClientError};
 use consort::config::NetworkSpec;
 use consort::identity::Role;
-use consort::lifecycle::DefinitionJson;
+use consort::lifecycle::{DefinitionJson, LifecycleClient};
 use consort_proto::TxValidationCode;
 use std::process::Command;
 use std::time::Duration;

@@ -2,11 +2,12 @@
 //! sign and submit the transaction, wait for its commit. Used by the CLI,
 //! the demo, the load generator and the tests.
 
+use crate::codes;
 use crate::config::ClientProfile;
+use crate::genesis::load_genesis;
 use crate::identity::SigningIdentity;
-use crate::node::load_genesis;
 use crate::transport::{Dialer, TransportError};
-use crate::validation::{codes, compute_tx_id};
+use crate::tx::compute_tx_id;
 use consort_proto::gateway_client::GatewayClient;
 use consort_proto::*;
 use prost::Message;
