@@ -348,7 +348,7 @@ struct Conn {
     /// Client profile (identity, genesis block, gateway).
     #[arg(long, env = "CONSORT_PROFILE")]
     profile: PathBuf,
-    /// Gateway host:port, overriding the profile's.
+    /// Gateway host:port, overriding the profile's gateway and its fallbacks.
     #[arg(long)]
     gateway: Option<String>,
 }
@@ -434,6 +434,7 @@ async fn connect(conn: &Conn) -> Result<Client> {
     let mut profile = ClientProfile::load(&conn.profile)?;
     if let Some(g) = &conn.gateway {
         profile.gateway = g.clone();
+        profile.fallback_gateways.clear();
     }
     Ok(Client::connect(&profile).await?)
 }
@@ -623,7 +624,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 .endorse(&call.chaincode, &call.function, &args)
                 .await
                 .map_err(explain)?;
-            let block = client.submit(&endorsed).await.map_err(explain)?;
+            let block = client.submit_endorsed(&endorsed).await.map_err(explain)?;
             let (code, committed) = client
                 .commit_status(&endorsed.tx_id, Duration::from_secs(60))
                 .await

@@ -113,3 +113,28 @@ pub fn resolve(base: &Path, p: &Path) -> PathBuf {
         base.join(p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_take_lists_integers_and_strings() {
+        // Variables no other test reads, so setting them cannot race.
+        std::env::set_var("CONSORT_ZZ_LIST", "a:1, b:2,,");
+        std::env::set_var("CONSORT_ZZ_INT", "42");
+        std::env::set_var("CONSORT_ZZ_BAD_INT", "x");
+        let mut t = toml::Table::new();
+        apply_env(&mut t, &["zz_list", "zz_int"], &["zz_list"], &["zz_int"]).unwrap();
+        assert_eq!(
+            t["zz_list"],
+            toml::Value::Array(vec!["a:1".into(), "b:2".into()])
+        );
+        assert_eq!(t["zz_int"], toml::Value::Integer(42));
+        let e = apply_env(&mut t, &["zz_bad_int"], &[], &["zz_bad_int"]).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Env { var, .. } if var == "CONSORT_ZZ_BAD_INT"),
+            "{e}"
+        );
+    }
+}

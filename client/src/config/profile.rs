@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// A client identity and its gateway. Overridable by `CONSORT_GATEWAY`,
-/// `CONSORT_TLS_NAME`, `CONSORT_MSP_ID`, `CONSORT_CERT`, `CONSORT_KEY`,
-/// `CONSORT_TLS_CERT`, `CONSORT_TLS_KEY`, `CONSORT_GENESIS`.
+/// `CONSORT_FALLBACK_GATEWAYS` (comma-separated), `CONSORT_TLS_NAME`,
+/// `CONSORT_MSP_ID`, `CONSORT_CERT`, `CONSORT_KEY`, `CONSORT_TLS_CERT`,
+/// `CONSORT_TLS_KEY`, `CONSORT_GENESIS`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientProfile {
@@ -28,13 +29,26 @@ pub struct ClientProfile {
     pub genesis: PathBuf,
     /// The gateway peer, `host:port`.
     pub gateway: String,
-    /// TLS server name to expect, when it differs from the gateway's host.
+    /// Further gateways, `host:port`, tried in order when `gateway` cannot be
+    /// reached at connect time (usually other peers of the client's org).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_gateways: Vec<String>,
+    /// TLS server name to expect from `gateway`, when it differs from the
+    /// gateway's host. Fallback gateways are checked against their own host.
     #[serde(default)]
     pub tls_name: Option<String>,
 }
 
 const FIELDS: &[&str] = &[
-    "msp_id", "cert", "key", "tls_cert", "tls_key", "genesis", "gateway", "tls_name",
+    "msp_id",
+    "cert",
+    "key",
+    "tls_cert",
+    "tls_key",
+    "genesis",
+    "gateway",
+    "fallback_gateways",
+    "tls_name",
 ];
 
 impl ClientProfile {
@@ -47,10 +61,22 @@ impl ClientProfile {
         }
     }
 
+    /// Every gateway in the order a client tries them: `gateway`, then the
+    /// fallbacks, each once.
+    pub fn gateways(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::with_capacity(1 + self.fallback_gateways.len());
+        for g in std::iter::once(&self.gateway).chain(&self.fallback_gateways) {
+            if !out.contains(&g.as_str()) {
+                out.push(g);
+            }
+        }
+        out
+    }
+
     /// Loads a profile, applying environment overrides and resolving paths.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let mut table = read_table(path)?;
-        apply_env(&mut table, FIELDS, &[], &[])?;
+        apply_env(&mut table, FIELDS, &["fallback_gateways"], &[])?;
         let mut p: ClientProfile = from_table(table, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         p.cert = resolve(base, &p.cert);
@@ -58,18 +84,106 @@ impl ClientProfile {
         p.genesis = resolve(base, &p.genesis);
         p.tls_cert = p.tls_cert.map(|c| resolve(base, &c));
         p.tls_key = p.tls_key.map(|k| resolve(base, &k));
-        if p.tls_cert.is_some() != p.tls_key.is_some() {
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Checks the fields that can be wrong on their own: the TLS pair is
+    /// given whole or not at all, and every gateway is `host:port`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid {
                 field: "tls_cert",
                 message: "give the certificate and its key together".into(),
             });
         }
-        if p.gateway.is_empty() {
+        if crate::transport::host_of(&self.gateway).is_err() {
             return Err(ConfigError::Invalid {
                 field: "gateway",
-                message: "must be host:port".into(),
+                message: format!("'{}' is not host:port", self.gateway),
             });
         }
-        Ok(p)
+        if let Some(bad) = self
+            .fallback_gateways
+            .iter()
+            .find(|g| crate::transport::host_of(g).is_err())
+        {
+            return Err(ConfigError::Invalid {
+                field: "fallback_gateways",
+                message: format!("'{bad}' is not host:port"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("client.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const BASE: &str = r#"
+msp_id = "Org1MSP"
+cert = "cert.pem"
+key = "key.pem"
+genesis = "../genesis.block"
+gateway = "peer0.org1:7051"
+"#;
+
+    #[test]
+    fn paths_resolve_against_the_file_and_fallbacks_default_to_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ClientProfile::load(&write(dir.path(), BASE)).unwrap();
+        assert_eq!(p.cert, dir.path().join("cert.pem"));
+        assert_eq!(p.genesis, dir.path().join("../genesis.block"));
+        assert_eq!(p.tls_files(), (p.cert.as_path(), p.key.as_path()));
+        assert!(p.fallback_gateways.is_empty());
+        assert_eq!(p.gateways(), ["peer0.org1:7051"]);
+        // An empty list is not written back.
+        assert!(!toml::to_string(&p).unwrap().contains("fallback"));
+    }
+
+    #[test]
+    fn fallback_gateways_come_after_the_gateway_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{BASE}fallback_gateways = [\"peer1.org1:7051\", \"peer0.org1:7051\", \"[::1]:7051\"]\n"
+        );
+        let p = ClientProfile::load(&write(dir.path(), &text)).unwrap();
+        assert_eq!(
+            p.gateways(),
+            ["peer0.org1:7051", "peer1.org1:7051", "[::1]:7051"]
+        );
+        let back: ClientProfile = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn a_bad_gateway_or_half_a_tls_pair_names_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (BASE.replace("peer0.org1:7051", "nowhere"), "gateway"),
+            (
+                format!("{BASE}fallback_gateways = [\"peer1.org1\"]\n"),
+                "fallback_gateways",
+            ),
+            (format!("{BASE}tls_cert = \"tls/cert.pem\"\n"), "tls_cert"),
+        ];
+        for (text, field) in cases {
+            match ClientProfile::load(&write(dir.path(), &text)) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let unknown = format!("{BASE}gatewya = \"x:1\"\n");
+        assert!(matches!(
+            ClientProfile::load(&write(dir.path(), &unknown)),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 }

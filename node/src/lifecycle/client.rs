@@ -12,12 +12,17 @@ use std::future::Future;
 fn json_arg(d: &DefinitionJson) -> Result<Vec<Vec<u8>>, ClientError> {
     serde_json::to_vec(d)
         .map(|j| vec![j])
-        .map_err(|e| ClientError::Setup(format!("encoding the definition: {e}")))
+        .map_err(|e| ClientError::Malformed {
+            what: "encoding the definition".into(),
+            reason: e.to_string(),
+        })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, ClientError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ClientError::Setup(format!("unexpected {what} from _lifecycle: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| ClientError::Malformed {
+        what: format!("unexpected {what} from _lifecycle"),
+        reason: e.to_string(),
+    })
 }
 
 /// Lifecycle calls on a [`Client`]: bring the trait into scope
