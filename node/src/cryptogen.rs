@@ -536,6 +536,12 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
                 .first()
                 .map(|p| format!("{}:{}", p.host, p.port))
                 .unwrap_or_default(),
+            fallback_gateways: org
+                .peers
+                .iter()
+                .skip(1)
+                .map(|p| format!("{}:{}", p.host, p.port))
+                .collect(),
             tls_name: None,
         };
         write(&user.profile, toml_text(&profile)?.as_bytes())?;

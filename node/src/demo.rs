@@ -276,7 +276,10 @@ pub async fn run_story(net: &LocalNet) -> Result<(), DemoError> {
         .into_iter()
         .zip(&endorsed)
     {
-        s.client(0).submit(e).await.map_err(client_err(step))?;
+        s.client(0)
+            .submit_endorsed(e)
+            .await
+            .map_err(client_err(step))?;
         let (code, block) = s
             .client(0)
             .commit_status(&e.tx_id, Duration::from_secs(30))

@@ -14,10 +14,13 @@
 //! ([`fsutil`] writes their private keys).
 #![warn(missing_docs)]
 
+/// The client library, `consort-client`: the node's CLI, demo, load
+/// generator and tests use it as applications do.
+pub use consort_client as client;
+
 pub mod access;
 pub mod block;
 pub mod chaincode_host;
-pub mod client;
 pub mod config;
 pub mod cryptogen;
 pub mod demo;

@@ -140,7 +140,7 @@ pub async fn run(clients: &[Client], spec: &LoadSpec) -> Result<LoadReport, Clie
                     "load",
                 ]);
                 let e = c.endorse("token", "transfer", &a).await?;
-                c.submit(&e).await?;
+                c.submit_endorsed(&e).await?;
                 let (code, _) = c.commit_status(&e.tx_id, Duration::from_secs(60)).await?;
                 Ok((code, t.elapsed()))
             }

@@ -215,7 +215,8 @@ impl LocalNet {
             .unwrap_or(false)
     }
 
-    /// The profile of the first user with `role` in `msp_id`, pointed at `peer`'s gateway.
+    /// The profile of the first user with `role` in `msp_id`, pointed at
+    /// `peer`'s gateway alone when given.
     pub fn profile(
         &self,
         msp_id: &str,
@@ -234,6 +235,7 @@ impl LocalNet {
         })?;
         if let Some(peer) = peer {
             p.gateway = self.node(peer)?.endpoint.clone();
+            p.fallback_gateways.clear();
         }
         Ok(p)
     }

@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use consort::client::{Client, ClientError};
 use consort::config::{ClientProfile, NetworkSpec, NodeConfig};
+use consort::lifecycle::LifecycleClient;
 use consort::validation::codes;
 use consort_proto::{Envelope, ProposalHeader, Transaction, TxValidationCode};
 use prost::Message;
@@ -347,7 +348,7 @@ struct Conn {
     /// Client profile (identity, genesis block, gateway).
     #[arg(long, env = "CONSORT_PROFILE")]
     profile: PathBuf,
-    /// Gateway host:port, overriding the profile's.
+    /// Gateway host:port, overriding the profile's gateway and its fallbacks.
     #[arg(long)]
     gateway: Option<String>,
 }
@@ -441,6 +442,7 @@ async fn connect(conn: &Conn) -> Result<Client> {
     let mut profile = ClientProfile::load(&conn.profile)?;
     if let Some(g) = &conn.gateway {
         profile.gateway = g.clone();
+        profile.fallback_gateways.clear();
     }
     Ok(Client::connect(&profile).await?)
 }
@@ -630,7 +632,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 .endorse(&call.chaincode, &call.function, &args)
                 .await
                 .map_err(explain)?;
-            let block = client.submit(&endorsed).await.map_err(explain)?;
+            let block = client.submit_endorsed(&endorsed).await.map_err(explain)?;
             let (code, committed) = client
                 .commit_status(&endorsed.tx_id, Duration::from_secs(60))
                 .await

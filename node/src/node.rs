@@ -76,9 +76,12 @@ pub enum NodeError {
     /// The committer refused the ledger.
     #[error(transparent)]
     Commit(#[from] crate::peer::CommitError),
-    /// The server failed.
+    /// Dialing the node failed (health check).
     #[error(transparent)]
     Transport(#[from] transport::TransportError),
+    /// The server failed.
+    #[error(transparent)]
+    Serve(#[from] transport::ServeError),
 }
 
 /// Reads and checks a genesis block file.

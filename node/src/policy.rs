@@ -139,6 +139,19 @@ pub enum SignerRole {
     Client,
 }
 
+impl From<crate::identity::Role> for SignerRole {
+    /// The signer role of the policy language that a certificate's role gives.
+    fn from(role: crate::identity::Role) -> Self {
+        use crate::identity::Role;
+        match role {
+            Role::Admin => SignerRole::Admin,
+            Role::Peer => SignerRole::Peer,
+            Role::Orderer => SignerRole::Orderer,
+            Role::Client => SignerRole::Client,
+        }
+    }
+}
+
 /// Who signed: the signer's org and the SHA-256 of its certificate's signed
 /// part ([`crate::identity::CertInfo::cert_hash`]). Signatures by one
 /// `SignerId` count as one signer, however the identity was encoded.

@@ -1,11 +1,13 @@
 //! The client API against a live three-org network: chaincode event streams
 //! that an application resumes after a restart from its checkpoint, with no
-//! gap and no repeat.
+//! gap and no repeat; an application whose first gateway is down reaching
+//! its fallback, submitting through a `Contract` and following blocks.
 
 mod common;
 
 use common::{acct, serial, TestNet};
-use consort::client::{args, ChaincodeEventItem, Checkpoint};
+use consort::client::{args, ChaincodeEventItem, Checkpoint, Client, ClientError, Retry};
+use consort::identity::Role;
 use consort_proto::TxValidationCode as Code;
 use std::time::Duration;
 
@@ -90,4 +92,72 @@ async fn a_chaincode_event_stream_resumes_from_its_checkpoint_without_gap_or_rep
             .is_err(),
         "an event was delivered twice"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_reaches_its_fallback_gateway_submits_and_follows_blocks() {
+    let _serial = serial().await;
+    let t = TestNet::start(25600).await;
+    t.setup_token().await;
+
+    // The profile's gateway is down; its fallback is Org1's peer.
+    let mut profile = t.net.profile("Org1MSP", Role::Client, None).unwrap();
+    let peer = profile.gateway.clone();
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    profile.gateway = down;
+    profile.fallback_gateways = vec![peer.clone()];
+    let c = Client::connect(&profile).await.unwrap();
+    assert_eq!(c.endpoint(), peer);
+
+    let height = c.status().await.unwrap().height;
+    let mut blocks = c.block_events(height).await.unwrap();
+    let token = c.contract("token");
+    let committed = token
+        .submit(
+            "transfer",
+            &args(&["TOK", &acct(&c, 0), &acct(&c, 1), "7", "m"]),
+        )
+        .await
+        .unwrap();
+    assert!(committed.is_valid());
+    // The block holding the transaction arrives on the block stream, in
+    // order, with the transaction's code.
+    let mut expected = height;
+    loop {
+        let b = tokio::time::timeout(Duration::from_secs(20), blocks.next())
+            .await
+            .expect("a block within 20 s")
+            .unwrap()
+            .expect("the stream is open");
+        assert_eq!(b.number, expected);
+        expected += 1;
+        if b.number == committed.block {
+            let info = c.transaction(&committed.tx_id).await.unwrap();
+            assert_eq!(info.block_number, committed.block);
+            assert_eq!(b.codes[info.tx_number as usize], Code::Valid);
+            break;
+        }
+    }
+    let balance = token
+        .evaluate("balance", &args(&["TOK", &acct(&c, 1)]))
+        .await
+        .unwrap();
+    assert!(!balance.is_empty());
+
+    // The chaincode's refusal is final: no retry helps.
+    let err = token
+        .submit(
+            "transfer",
+            &args(&["TOK", &acct(&c, 0), &acct(&c, 1), "999999999999", "m"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Chaincode(m) if m.contains("insufficient balance")),
+        "{err}"
+    );
+    assert_eq!(err.retry(), Retry::No);
 }

@@ -371,7 +371,7 @@ async fn without_an_orderer_majority_submissions_fail_fast_then_resume() {
         .await
         .unwrap();
     let err = client
-        .submit(&e)
+        .submit_endorsed(&e)
         .await
         .expect_err("no quorum, no acknowledgement");
     let took = started.elapsed();

@@ -8,7 +8,7 @@ use common::{serial, TestNet};
 use consort::client::{args, Client, ClientError};
 use consort::config::NetworkSpec;
 use consort::identity::Role;
-use consort::lifecycle::DefinitionJson;
+use consort::lifecycle::{DefinitionJson, LifecycleClient};
 use consort_proto::TxValidationCode;
 use std::process::Command;
 use std::time::Duration;
@@ -188,7 +188,7 @@ async fn define_then_upgrade_a_chaincode_on_a_running_network() {
         "{:?}",
         endorsed.endorsing_orgs
     );
-    user.submit(&endorsed).await.unwrap();
+    user.submit_endorsed(&endorsed).await.unwrap();
     let (code, _) = user
         .commit_status(&endorsed.tx_id, Duration::from_secs(30))
         .await

@@ -215,7 +215,7 @@ async fn validation_codes_on_a_live_network() {
         )
         .await
         .unwrap();
-    let (ra, rb) = tokio::join!(c1.submit(&a), c1_on_2.submit(&b));
+    let (ra, rb) = tokio::join!(c1.submit_endorsed(&a), c1_on_2.submit_endorsed(&b));
     let (ba, bb) = (ra.unwrap(), rb.unwrap());
     let (ca, _) = c1
         .commit_status(&a.tx_id, Duration::from_secs(30))
@@ -275,7 +275,7 @@ async fn validation_codes_on_a_live_network() {
     tx.endorsements.truncate(1);
     let mut one = e.clone();
     one.prepared = tx.encode_to_vec();
-    c1.submit(&one).await.unwrap();
+    c1.submit_endorsed(&one).await.unwrap();
     let (code, _) = c1
         .commit_status(&e.tx_id, Duration::from_secs(30))
         .await
@@ -412,6 +412,7 @@ async fn outsiders_cannot_connect_and_tampering_is_refused() {
         gateway: t.net.nodes_of(consort::config::NodeRole::Peer)[0]
             .endpoint
             .clone(),
+        fallback_gateways: vec![],
         tls_name: None,
     };
     match consort::client::Client::connect(&profile).await {
@@ -538,7 +539,7 @@ async fn chaincode_state_api_on_a_live_network() {
         .await
         .unwrap();
     assert_eq!(r.code, Code::Valid);
-    c1.submit(&scan).await.unwrap();
+    c1.submit_endorsed(&scan).await.unwrap();
     let (code, _) = c1
         .commit_status(&scan.tx_id, Duration::from_secs(30))
         .await

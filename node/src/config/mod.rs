@@ -1,120 +1,14 @@
 //! Typed configuration: a node's config file, a client's profile, and the
 //! network description `consort crypto generate` reads. Each loads from
 //! TOML, takes `CONSORT_<FIELD>` environment overrides where it says so,
-//! and is validated before use.
+//! and is validated before use. The profile, `ConfigError` and the loading
+//! rules they share come from the client library.
 
 pub mod network;
 pub mod node;
-pub mod profile;
 
+pub use consort_client::config::{profile, ClientProfile, ConfigError};
 pub use network::NetworkSpec;
 pub use node::{NodeConfig, NodeRole};
-pub use profile::ClientProfile;
 
-use std::path::{Path, PathBuf};
-
-/// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The TOML does not parse or does not match the expected fields.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// The parser's message.
-        message: String,
-    },
-    /// An environment override has a value of the wrong type.
-    #[error("environment variable {var}: {message}")]
-    Env {
-        /// The variable.
-        var: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A field has an invalid value.
-    #[error("invalid config field '{field}': {message}")]
-    Invalid {
-        /// The field.
-        field: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// Reads a TOML file into a table.
-pub(crate) fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
-}
-
-/// Applies `CONSORT_<FIELD>` environment variables to the named top-level
-/// fields of `table`. `lists` are comma-separated arrays, `ints` integers.
-pub(crate) fn apply_env(
-    table: &mut toml::Table,
-    fields: &[&str],
-    lists: &[&str],
-    ints: &[&str],
-) -> Result<(), ConfigError> {
-    for field in fields {
-        let var = format!("CONSORT_{}", field.to_uppercase());
-        let Ok(value) = std::env::var(&var) else {
-            continue;
-        };
-        let v = if lists.contains(field) {
-            toml::Value::Array(
-                value
-                    .split(',')
-                    .map(|s| s.trim())
-                    .filter(|s| !s.is_empty())
-                    .map(|s| toml::Value::String(s.to_string()))
-                    .collect(),
-            )
-        } else if ints.contains(field) {
-            toml::Value::Integer(value.parse().map_err(|_| ConfigError::Env {
-                var: var.clone(),
-                message: format!("'{value}' is not an integer"),
-            })?)
-        } else {
-            toml::Value::String(value)
-        };
-        table.insert((*field).to_string(), v);
-    }
-    Ok(())
-}
-
-/// Deserialises a table into a typed config.
-pub(crate) fn from_table<T: serde::de::DeserializeOwned>(
-    table: toml::Table,
-    path: &Path,
-) -> Result<T, ConfigError> {
-    table
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
-}
-
-/// Resolves `p` against `base` unless it is absolute.
-pub(crate) fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
-}
+pub(crate) use consort_client::config::{apply_env, from_table, read_table, resolve};

@@ -117,7 +117,7 @@ impl Identity {
     pub fn signer(&self) -> Signer {
         Signer {
             id: self.signer_id(),
-            role: self.role.signer_role(),
+            role: self.role.into(),
         }
     }
 }
@@ -379,7 +379,7 @@ mod tests {
                 assert_eq!(id.role, role);
                 assert_eq!(id.subject, who.info().subject_cn);
                 assert_eq!(id.cert_der, who.cert_der());
-                assert_eq!(id.signer().role, role.signer_role());
+                assert_eq!(id.signer().role, crate::policy::SignerRole::from(role));
                 id.check_valid_at(now_unix()).unwrap();
                 assert!(matches!(
                     id.check_valid_at(id.not_after + 1),

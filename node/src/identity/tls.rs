@@ -1,5 +1,6 @@
 //! Mutual TLS: the server configuration that admits only member
-//! certificates, and the client configuration nodes and clients dial with.
+//! certificates; the client configuration nodes and clients dial with comes
+//! from the client library.
 
 use super::{Msp, SigningIdentity};
 use rustls::client::danger::HandshakeSignatureValid;
@@ -117,21 +118,4 @@ pub fn server_config(id: &SigningIdentity, msp: Arc<Msp>) -> Result<Arc<ServerCo
     Ok(Arc::new(config))
 }
 
-/// The client side: trust the member orgs' CAs, present `id`.
-pub fn client_config(
-    id: &SigningIdentity,
-    ca_certs: &[Vec<u8>],
-    server_name: &str,
-) -> tonic::transport::ClientTlsConfig {
-    let cas = ca_certs
-        .iter()
-        .map(|der| tonic::transport::Certificate::from_pem(super::cert::der_to_pem(der)));
-    tonic::transport::ClientTlsConfig::new()
-        .ca_certificates(cas)
-        .identity(tonic::transport::Identity::from_pem(
-            id.cert_pem(),
-            id.key_pem(),
-        ))
-        .domain_name(server_name.to_string())
-        .timeout(std::time::Duration::from_secs(10))
-}
+pub use consort_client::identity::tls::client_config;

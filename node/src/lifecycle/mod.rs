@@ -17,7 +17,7 @@
 //! - [`definition`]: a definition's JSON form, its checks and canonical encoding; the key layout.
 //! - [`chaincode`]: the `_lifecycle` system chaincode.
 //! - [`key_policy`]: which endorsements each `_lifecycle` write needs (used by validation).
-//! - [`client`]: `Client::approve_definition`, `commit_definition`, `definitions`, `approvals`.
+//! - [`client`]: [`LifecycleClient`] (`approve_definition`, `commit_definition`, `definitions`, `approvals` on a `Client`).
 //! - [`definitions`]: the definitions in force and the validation rules they give, updated from committed writes.
 
 pub mod chaincode;
@@ -27,6 +27,7 @@ pub mod definitions;
 pub mod key_policy;
 
 pub use chaincode::{Approvals, Lifecycle};
+pub use client::LifecycleClient;
 pub use definition::{DefinitionError, DefinitionJson};
 pub use definitions::{DefinitionSet, Definitions};
 

@@ -2,6 +2,10 @@
 //! clients that misbehave on purpose.
 
 use super::*;
+use crate::identity::{tls, SigningIdentity};
+use std::sync::Mutex;
+use tonic::transport::Channel;
+use tonic::Status;
 use crate::identity::ca::{CertAuthority, KeyKind};
 use crate::identity::{Msp, Role};
 use crate::testkit::{self, Consortium};
@@ -52,7 +56,7 @@ struct TestServer {
     addr: SocketAddr,
     stats: Arc<TransportStats>,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), TransportError>>,
+    task: JoinHandle<Result<(), ServeError>>,
 }
 
 impl TestServer {
@@ -507,7 +511,7 @@ async fn unusable_limits_are_refused_before_serving() {
     assert!(
         matches!(
             err,
-            TransportError::Limits(LimitsError::ZeroCap {
+            ServeError::Limits(LimitsError::ZeroCap {
                 field: "max_connections"
             })
         ),

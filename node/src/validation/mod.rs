@@ -10,7 +10,8 @@
 //!
 //! Pure logic over bytes and a [`StateView`]; no I/O of its own.
 
-pub mod codes;
+pub use consort_client::codes;
+pub use consort_client::tx::{compute_tx_id, endorsement_message, proposal_hash};
 
 use crate::identity::Msp;
 use crate::ledger::StateWrite;
@@ -20,7 +21,6 @@ use consort_proto::{
     TxRwSet, TxValidationCode as Code, Version,
 };
 use prost::Message;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -101,30 +101,6 @@ pub struct Rejected {
 
 fn reject(code: Code) -> Rejected {
     Rejected { tx_id: None, code }
-}
-
-/// The transaction ID for a nonce and creator: hex(SHA-256(nonce || creator)).
-pub fn compute_tx_id(nonce: &[u8], creator: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(nonce);
-    h.update(creator);
-    hex::encode(h.finalize())
-}
-
-/// The hash endorsers bind their results to: SHA-256(header || input).
-pub fn proposal_hash(header: &[u8], input: &[u8]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(header);
-    h.update(input);
-    h.finalize().to_vec()
-}
-
-/// What an endorser signs: the response payload followed by its identity.
-pub fn endorsement_message(response_payload: &[u8], endorser: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(response_payload.len() + endorser.len());
-    m.extend_from_slice(response_payload);
-    m.extend_from_slice(endorser);
-    m
 }
 
 /// Phase 1: checks that depend on the transaction alone.

@@ -240,7 +240,7 @@ pub async fn transfer_load(
                         }
                     }
                 };
-                let r: Result<u64, ClientError> = c.submit(&endorsed).await;
+                let r: Result<u64, ClientError> = c.submit_endorsed(&endorsed).await;
                 Sent {
                     tx_id: endorsed.tx_id,
                     acked_block: r.as_ref().ok().copied(),

@@ -165,3 +165,74 @@ impl SigningIdentity {
         &self.key_pkcs8
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{KeyAlgorithm, Role};
+    use crate::testutil::{Kind, TestCa};
+
+    #[test]
+    fn both_key_kinds_sign_what_their_certificate_verifies() {
+        let ca = TestCa::new("Org1MSP", Kind::P256);
+        for (kind, alg) in [
+            (Kind::Ed25519, KeyAlgorithm::Ed25519),
+            (Kind::P256, KeyAlgorithm::EcdsaP256),
+        ] {
+            let issued = ca.issue("user1@org1", "client", &[], kind);
+            let id = SigningIdentity::from_der("Org1MSP", issued.cert_der, issued.key_der).unwrap();
+            assert_eq!(id.info().public_key.algorithm(), alg);
+            assert_eq!(id.info().role, Some(Role::Client));
+            assert_eq!(id.info().subject_cn, "user1@org1");
+            assert_eq!(id.info().organization.as_deref(), Some("Org1MSP"));
+            let sig = id.sign(b"proposal bytes").unwrap();
+            id.info()
+                .public_key
+                .verify(b"proposal bytes", &sig)
+                .unwrap();
+            assert!(id.info().public_key.verify(b"other bytes", &sig).is_err());
+            let creator = SerializedIdentity::decode(id.serialized()).unwrap();
+            assert_eq!(creator.msp_id, "Org1MSP");
+            assert_eq!(creator.cert_der, id.cert_der());
+        }
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_or_no_key_is_refused() {
+        let ca = TestCa::new("Org1MSP", Kind::P256);
+        let a = ca.issue("a", "client", &[], Kind::P256);
+        let b = ca.issue("b", "client", &[], Kind::P256);
+        assert!(matches!(
+            SigningIdentity::from_der("Org1MSP", a.cert_der.clone(), b.key_der),
+            Err(SignerError::KeyMismatch)
+        ));
+        assert!(matches!(
+            SigningIdentity::from_der("Org1MSP", a.cert_der.clone(), vec![1, 2, 3]),
+            Err(SignerError::Key(_))
+        ));
+        assert!(matches!(
+            SigningIdentity::from_der("Org1MSP", vec![1, 2, 3], a.key_der),
+            Err(SignerError::Cert(_))
+        ));
+    }
+
+    #[test]
+    fn pem_files_load_and_a_missing_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("Org1MSP", Kind::Ed25519);
+        let (cert, key) = ca
+            .issue("peer0", "peer", &[], Kind::Ed25519)
+            .write(dir.path(), "peer0");
+        let id = SigningIdentity::load("Org1MSP", &cert, &key).unwrap();
+        assert_eq!(id.info().role, Some(Role::Peer));
+        assert_eq!(
+            cert::pem_to_ders(id.cert_pem().as_bytes()).unwrap(),
+            vec![id.cert_der().to_vec()]
+        );
+        let missing = dir.path().join("missing.pem");
+        match SigningIdentity::load("Org1MSP", &missing, &key) {
+            Err(SignerError::Read { path, .. }) => assert!(path.ends_with("missing.pem")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
