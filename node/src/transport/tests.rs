@@ -2,23 +2,23 @@
 //! clients that misbehave on purpose.
 
 use super::*;
-use crate::identity::{tls, SigningIdentity};
-use std::sync::Mutex;
-use tonic::transport::Channel;
-use tonic::Status;
 use crate::identity::ca::{CertAuthority, KeyKind};
+use crate::identity::{tls, SigningIdentity};
 use crate::identity::{Msp, Role};
 use crate::testkit::{self, Consortium};
 use consort_proto::endorser_client::EndorserClient;
 use consort_proto::endorser_server::{Endorser as EndorserRpc, EndorserServer};
 use consort_proto::{ProposalResponse, SignedProposal};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use std::sync::Mutex;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
+use tonic::transport::Channel;
 use tonic::Request;
+use tonic::Status;
 
 /// Answers every proposal with what the transport told it about the caller:
 /// the MSP's subject in `message`, the leaf certificate in `payload`.
