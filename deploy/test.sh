@@ -1,17 +1,51 @@
 #!/usr/bin/env bash
-# Runs Consort's whole test suite: unit tests and multi-process network tests
-# on loopback. Installs the build's system packages first if they are missing,
-# and the Python client's packages (clients/python/requirements.txt) that
-# node/tests/python_client.rs runs it with.
+# Runs Consort's tests. Installs the build's system packages first if they are
+# missing, and the Python client's packages (clients/python/requirements.txt)
+# that node/tests/python_client.rs runs it with.
+#
+#   bash deploy/test.sh          lints, then the fast lane, then the slow lane
+#   bash deploy/test.sh fast     unit tests, the SDK, the client crate, doc tests
+#                                (no network processes; under 2 minutes warm)
+#   bash deploy/test.sh slow     multi-process networks on loopback and docker
+#   bash deploy/test.sh lint     cargo fmt --check and clippy -D warnings
+#
+# Everything builds in the one debug profile, so RocksDB compiles once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+lane="${1:-all}"
 bash deploy/prereqs.sh
-# pip as the current user, no sudo: into the active Python environment, else
-# the user's site-packages (also where the system Python is externally managed).
-pip_install() {
-  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$@" \
-    -r clients/python/requirements.txt
+
+lint() {
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
 }
-pip_install || pip_install --user || pip_install --user --break-system-packages ||
-  echo "warning: could not install clients/python/requirements.txt; the python_client test will fail" >&2
-cargo test --workspace "$@"
+
+fast() {
+  # Library, binary and in-process integration tests of every crate but the
+  # node's multi-process suites (node/tests/*.rs), then the doc tests.
+  cargo test --workspace --lib --bins
+  cargo test -p consort-client -p chaincode-sdk -p notes-chaincode --tests
+  cargo test --workspace --doc
+}
+
+slow() {
+  # pip as the current user, no sudo: into the active Python environment,
+  # else the user's site-packages (also where the system Python is
+  # externally managed).
+  pip_install() {
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$@" \
+      -r clients/python/requirements.txt
+  }
+  pip_install || pip_install --user || pip_install --user --break-system-packages ||
+    echo "warning: could not install clients/python/requirements.txt; the python_client test will fail" >&2
+  # Each suite's networks run one at a time (two cores).
+  cargo test -p consort --test '*' -- --test-threads 1
+}
+
+case "$lane" in
+  all) lint; fast; slow ;;
+  fast) fast ;;
+  slow) slow ;;
+  lint) lint ;;
+  *) echo "usage: bash deploy/test.sh [all|fast|slow|lint]" >&2; exit 2 ;;
+esac

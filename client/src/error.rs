@@ -3,7 +3,9 @@
 
 use crate::genesis::GenesisError;
 use crate::identity::SignerError;
+use crate::reason::Resend;
 use crate::transport::TransportError;
+use consort_proto::ErrorReason;
 use consort_proto::TxValidationCode;
 use std::fmt;
 
@@ -108,6 +110,9 @@ pub enum ClientError {
         /// Why.
         source: SignerError,
     },
+    /// The profile could not be read or is invalid. Retry: [`Retry::No`].
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The profile's genesis block could not be read or is not one.
     /// Retry: [`Retry::No`].
     #[error(transparent)]
@@ -136,14 +141,14 @@ pub enum ClientError {
     /// may succeed later, else [`Retry::No`].
     #[error("no gateway could be used: {}", list(.0))]
     NoGateway(Vec<ClientError>),
-    /// The chaincode returned an error: nothing was endorsed, ordered or
-    /// written. The message is the gateway's, `chaincode error (status N,
-    /// from <MSP>): …`. Retry: [`Retry::No`].
+    /// The chaincode returned an error (reason `CHAINCODE_ERROR`): nothing
+    /// was endorsed, ordered or written. The message is the gateway's,
+    /// `chaincode error (status N, from <MSP>): …`. Retry: [`Retry::No`].
     #[error("{0}")]
     Chaincode(String),
-    /// A gateway or orderer call failed with a gRPC status. Retry: by code
-    /// (see [`ClientError::retry`]).
-    #[error("{operation} failed ({code:?}) at {endpoint}: {message}")]
+    /// A gateway or orderer call failed with a gRPC status. Retry: by the
+    /// node's reason, else by code (see [`ClientError::retry`]).
+    #[error("{operation} failed ({code:?}{}) at {endpoint}: {message}", reason_suffix(.reason))]
     Rpc {
         /// Which call.
         operation: Operation,
@@ -151,6 +156,10 @@ pub enum ClientError {
         endpoint: String,
         /// gRPC status code.
         code: tonic::Code,
+        /// The reason the node gave (`services.proto`'s `ErrorReason`);
+        /// `None` when the failure did not come from a Consort node (e.g.
+        /// the connection broke).
+        reason: Option<ErrorReason>,
         /// The server's message.
         message: String,
     },
@@ -180,6 +189,12 @@ pub enum ClientError {
     },
 }
 
+fn reason_suffix(reason: &Option<ErrorReason>) -> String {
+    reason
+        .map(|r| format!(", {}", r.as_str_name()))
+        .unwrap_or_default()
+}
+
 fn invalid(code: &TxValidationCode) -> String {
     format!("{}: {}", code.as_str_name(), crate::codes::describe(*code))
 }
@@ -196,13 +211,15 @@ impl ClientError {
     /// The error of a failed call: a chaincode's refusal as
     /// [`ClientError::Chaincode`], anything else as [`ClientError::Rpc`].
     pub fn rpc(operation: Operation, endpoint: &str, s: tonic::Status) -> Self {
-        if s.code() == tonic::Code::Aborted && s.message().starts_with("chaincode error") {
+        let reason = crate::reason::reason_of(&s);
+        if reason == Some(ErrorReason::ChaincodeError) {
             return ClientError::Chaincode(s.message().to_string());
         }
         ClientError::Rpc {
             operation,
             endpoint: endpoint.to_string(),
             code: s.code(),
+            reason,
             message: s.message().to_string(),
         }
     }
@@ -215,7 +232,11 @@ impl ClientError {
         }
     }
 
-    /// Whether, and how, the failed call may be tried again.
+    /// Whether, and how, the failed call may be tried again. A call refused
+    /// by a Consort node follows the `resend` rule of its reason
+    /// (`services.proto`'s `ErrorReason`, e.g. `ENDORSEMENTS_DIFFER` is
+    /// `NewProposal`); a failure without a reason (the connection broke, a
+    /// proxy answered) follows its code:
     ///
     /// | Failure | Retry |
     /// |---|---|
@@ -234,6 +255,14 @@ impl ClientError {
                     Retry::No
                 }
             }
+            ClientError::Rpc {
+                reason: Some(reason),
+                ..
+            } => match crate::reason::code_of(*reason).1 {
+                Resend::Yes => Retry::Resend,
+                Resend::No => Retry::No,
+                Resend::NewProposal => Retry::NewProposal,
+            },
             ClientError::Rpc { code, .. } => match code {
                 Code::Unavailable
                 | Code::DeadlineExceeded
@@ -251,6 +280,7 @@ impl ClientError {
                 _ => Retry::No,
             },
             ClientError::Identity { .. }
+            | ClientError::Config(_)
             | ClientError::Genesis(_)
             | ClientError::Refused { .. }
             | ClientError::Chaincode(_)
@@ -324,14 +354,49 @@ mod tests {
     }
 
     #[test]
-    fn a_chaincode_refusal_is_its_own_error_and_never_retried() {
-        let e = rpc(
-            Code::Aborted,
+    fn a_chaincode_refusal_is_known_by_its_reason_and_never_retried() {
+        let s = crate::reason::status(
+            ErrorReason::ChaincodeError,
             "chaincode error (status 400, from Org1MSP): insufficient balance",
         );
+        let e = ClientError::rpc(Operation::Endorse, "peer:7051", s);
         assert!(matches!(&e, ClientError::Chaincode(m) if m.contains("insufficient")));
         assert_eq!(e.retry(), Retry::No);
         assert_eq!(e.code(), None);
+        // The same text without the reason is not taken for one.
+        let e = rpc(
+            Code::Aborted,
+            "chaincode error (status 400, from Org1MSP): x",
+        );
+        assert!(matches!(e, ClientError::Rpc { reason: None, .. }));
+    }
+
+    #[test]
+    fn a_reason_decides_the_retry_rule_over_the_code() {
+        use crate::reason::{code_of, status};
+        for n in 1..=20 {
+            let reason = ErrorReason::try_from(n).expect("a reason");
+            if reason == ErrorReason::ChaincodeError {
+                continue;
+            }
+            let e = ClientError::rpc(Operation::Submit, "peer:7051", status(reason, "m"));
+            let want = match code_of(reason).1 {
+                Resend::Yes => Retry::Resend,
+                Resend::No => Retry::No,
+                Resend::NewProposal => Retry::NewProposal,
+            };
+            assert_eq!(e.retry(), want, "{reason:?}");
+            assert!(matches!(e, ClientError::Rpc { reason: Some(r), .. } if r == reason));
+        }
+        let e = ClientError::rpc(
+            Operation::Submit,
+            "peer:7051",
+            status(ErrorReason::OrderingOutcomeUnknown, "may or may not"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "submit failed (Unavailable, ORDERING_OUTCOME_UNKNOWN) at peer:7051: may or may not"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Consort client library.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 mod client;
@@ -9,6 +9,7 @@ mod error;
 mod events;
 pub mod genesis;
 pub mod identity;
+pub mod reason;
 pub mod transport;
 pub mod tx;
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
-use tonic::Status;
 
 /// A transport failure.
 #[derive(Debug, thiserror::Error)]
@@ -135,11 +134,4 @@ pub fn describe_connect_error(e: &(dyn std::error::Error + 'static)) -> String {
         src = s.source();
     }
     parts.join(": ")
-}
-
-/// Whether a call failed before reaching the server (connection refused,
-/// name not resolved): retrying it elsewhere cannot duplicate it.
-pub fn is_connect_failure(s: &Status) -> bool {
-    s.code() == tonic::Code::Unavailable
-        && (s.message().contains("connect") || s.message().contains("dns error"))
 }

@@ -65,8 +65,10 @@ fn open_proposal(
     let input = ChaincodeInput::decode(proposal.input.as_slice())
         .map_err(|_| Status::invalid_argument("input does not decode"))?;
     if input.function == "fail" {
-        return Err(Status::aborted(
+        return Err(consort_client::reason::status_with(
+            consort_proto::ErrorReason::ChaincodeError,
             "chaincode error (status 400, from Org1MSP): asked to fail",
+            [("org", "Org1MSP".into()), ("status", "400".into())],
         ));
     }
     Ok((proposal, header, input))

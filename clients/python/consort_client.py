@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -90,18 +90,105 @@ class ConsortError(Exception):
 
 
 class GatewayError(ConsortError):
-    """A gateway call answered with a gRPC status (table in services.proto)."""
+    """A gateway call answered with a gRPC status (table in services.proto).
+
+    `reason` is the `ErrorReason` name from the status's `google.rpc.ErrorInfo`
+    (e.g. "CHAINCODE_ERROR"), `metadata` its metadata ("org", "status",
+    "resend"); both empty when the failure did not come from a Consort node.
+    """
 
     def __init__(self, method: str, error: grpc.RpcError):
         self.method = method
         self.code = error.code()
-        self.reason = error.details() or ""
-        super().__init__(f"{method} failed ({self.code.name}): {self.reason}")
+        self.message = error.details() or ""
+        self.reason, self.metadata = error_info(error)
+        tag = f"{self.code.name}, {self.reason}" if self.reason else self.code.name
+        super().__init__(f"{method} failed ({tag}): {self.message}")
+
+    @property
+    def resend_is_safe(self) -> bool:
+        """Whether sending the same request or signed envelope again is safe."""
+        if "resend" in self.metadata:
+            return self.metadata["resend"] == "yes"
+        return self.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                             grpc.StatusCode.INTERNAL, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def _fields(buf: bytes):
+    """The (field number, wire type, value) of each field of an encoded
+    protobuf message: enough to read google.rpc.Status and ErrorInfo."""
+    i = 0
+
+    def varint():
+        nonlocal i
+        shift = value = 0
+        while True:
+            b = buf[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value
+
+    while i < len(buf):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            yield number, wire, varint()
+        elif wire == 2:
+            n = varint()
+            yield number, wire, buf[i:i + n]
+            i += n
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+
+
+ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+def error_info(error: grpc.RpcError) -> tuple[str, dict[str, str]]:
+    """The reason and metadata of a Consort node's error: the ErrorInfo in the
+    `grpc-status-details-bin` trailer (a google.rpc.Status), if any."""
+    trailers = dict(error.trailing_metadata() or ())
+    raw = trailers.get("grpc-status-details-bin")
+    if not raw:
+        return "", {}
+    try:
+        for number, _, any_bytes in _fields(raw):
+            if number != 3:  # Status.details: repeated Any
+                continue
+            parts = {n: v for n, _, v in _fields(any_bytes)}
+            if parts.get(1, b"").decode() != ERROR_INFO_TYPE:
+                continue
+            reason, domain, metadata = "", "", {}
+            for n, _, v in _fields(parts.get(2, b"")):
+                if n == 1:
+                    reason = v.decode()
+                elif n == 2:
+                    domain = v.decode()
+                elif n == 3:  # map entry: key = 1, value = 2
+                    entry = {k: x.decode() for k, _, x in _fields(v)}
+                    metadata[entry.get(1, "")] = entry.get(2, "")
+            if domain == "consort":
+                return reason, metadata
+    except (IndexError, ValueError, UnicodeDecodeError):
+        pass
+    return "", {}
 
 
 @dataclass
 class Profile:
-    """A client profile (`client.toml`), paths resolved against its directory."""
+    """A client profile (`client.toml`), paths resolved against its directory.
+
+    As in the Rust client, every field can be overridden by a `CONSORT_<FIELD>`
+    environment variable (`CONSORT_GATEWAY`, `CONSORT_FALLBACK_GATEWAYS`
+    comma-separated, `CONSORT_TLS_NAME`, `CONSORT_MSP_ID`, `CONSORT_CERT`,
+    `CONSORT_KEY`, `CONSORT_TLS_CERT`, `CONSORT_TLS_KEY`, `CONSORT_GENESIS`).
+    """
 
     msp_id: str
     cert: Path
@@ -111,16 +198,32 @@ class Profile:
     genesis: Path
     gateway: str
     tls_name: str | None
+    fallback_gateways: list[str] = field(default_factory=list)
+
+    FIELDS = ("msp_id", "cert", "key", "tls_cert", "tls_key", "genesis", "gateway",
+              "fallback_gateways", "tls_name")
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Profile":
+    def load(cls, path: str | os.PathLike, env: dict[str, str] | None = None) -> "Profile":
         path = Path(path)
+        env = os.environ if env is None else env
         with open(path, "rb") as f:
             t = tomllib.load(f)
+        for name in cls.FIELDS:
+            value = env.get(f"CONSORT_{name.upper()}")
+            if value is None:
+                continue
+            if name == "fallback_gateways":
+                t[name] = [g.strip() for g in value.split(",") if g.strip()]
+            else:
+                t[name] = value
+        unknown = set(t) - set(cls.FIELDS)
+        if unknown:
+            raise ConsortError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}")
         base = path.resolve().parent
-        for field in ("msp_id", "cert", "key", "genesis", "gateway"):
-            if field not in t:
-                raise ConsortError(f"{path}: missing field '{field}'")
+        for name in ("msp_id", "cert", "key", "genesis", "gateway"):
+            if name not in t:
+                raise ConsortError(f"{path}: missing field '{name}'")
         if ("tls_cert" in t) != ("tls_key" in t):
             raise ConsortError(f"{path}: give tls_cert and tls_key together")
         cert = base / t["cert"]
@@ -135,7 +238,16 @@ class Profile:
             genesis=base / t["genesis"],
             gateway=t["gateway"],
             tls_name=t.get("tls_name"),
+            fallback_gateways=list(t.get("fallback_gateways", [])),
         )
+
+    def gateways(self) -> list[str]:
+        """`gateway`, then the fallbacks, each once: the order a client tries them."""
+        out: list[str] = []
+        for g in [self.gateway, *self.fallback_gateways]:
+            if g not in out:
+                out.append(g)
+        return out
 
 
 @dataclass
@@ -234,26 +346,41 @@ class ChaincodeEvent:
 class Client:
     """A connection to a gateway peer as the profile's identity."""
 
-    def __init__(self, profile: Profile, gateway: str | None = None):
+    def __init__(self, profile: Profile, gateway: str | None = None, probe_timeout: float = 5.0):
+        """Connects to `gateway`, or else to the profile's gateway and then its
+        fallback gateways in order: the first that answers a PeerStatus
+        probe within `probe_timeout` seconds is used."""
         if pb is None:
             raise ConsortError("call load_stubs() first")
         self.profile = profile
         self.channel = Channel.from_genesis(profile.genesis)
         self.signer = Signer(profile.msp_id, profile.cert.read_bytes(), profile.key.read_bytes())
-        self.gateway = gateway or profile.gateway
-        credentials = grpc.ssl_channel_credentials(
+        self._credentials = grpc.ssl_channel_credentials(
             root_certificates=self.channel.tls_roots_pem,
             private_key=profile.tls_key.read_bytes(),
             certificate_chain=profile.tls_cert.read_bytes(),
         )
-        host = self.gateway.rsplit(":", 1)[0].strip("[]")
+        failures = []
+        for candidate in [gateway] if gateway else profile.gateways():
+            self._open(candidate, tls_name=profile.tls_name if candidate == profile.gateway else None)
+            try:
+                self.stub.PeerStatus(pb.PeerStatusRequest(), timeout=probe_timeout)
+                return
+            except grpc.RpcError as e:
+                failures.append(f"{candidate}: {e.code().name} {e.details()}")
+                self._channel.close()
+        raise ConsortError("no gateway answered: " + "; ".join(failures))
+
+    def _open(self, gateway: str, tls_name: str | None) -> None:
+        self.gateway = gateway
+        host = gateway.rsplit(":", 1)[0].strip("[]")
         limit = max(self.channel.max_message_bytes, 4 << 20) * 2
         options = [
-            ("grpc.ssl_target_name_override", profile.tls_name or host),
+            ("grpc.ssl_target_name_override", tls_name or host),
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
         ]
-        self._channel = grpc.secure_channel(self.gateway, credentials, options)
+        self._channel = grpc.secure_channel(gateway, self._credentials, options)
         self.stub = services_grpc.GatewayStub(self._channel)
 
     def close(self) -> None:
@@ -326,10 +453,10 @@ class Client:
                 self._call("Submit", pb.SubmitRequest(envelope=envelope))
                 break
             except GatewayError as e:
-                # UNAVAILABLE: no Raft leader yet, or the outcome is unknown.
-                # Resending the same envelope is safe (a second copy would be
+                # E.g. NO_ORDERING_LEADER or ORDERING_OUTCOME_UNKNOWN:
+                # resending the same envelope is safe (a second copy would be
                 # DUPLICATE_TXID); CommitStatus then decides.
-                if e.code != grpc.StatusCode.UNAVAILABLE or attempt == 2:
+                if not e.resend_is_safe or attempt == 2:
                     raise
                 time.sleep(0.5 * (attempt + 1))
         code, block = self.wait_committed(endorsed.tx_id, wait_s)

@@ -172,6 +172,17 @@ def story(c: cc.Client, other: cc.Client | None, followers: list[Follower]) -> i
     step("balance of #savings", f"query -> {got}")
     expect("balance of #savings", got, 250)
 
+    # A refusal carries a typed reason (services.proto's ErrorReason) in the
+    # status's google.rpc.ErrorInfo: decide on it, never on the message.
+    try:
+        c.submit("token", "transfer", symbol, savings, a, "999999", "too much")
+        raise Failed("overdraft: expected a chaincode error, got a transaction")
+    except cc.GatewayError as e:
+        step("overdraft is refused", f"{e.code.name} {e.reason} status {e.metadata.get('status')}")
+        expect("overdraft reason", e.reason, "CHAINCODE_ERROR")
+        expect("overdraft status", e.metadata.get("status"), "400")
+        expect("overdraft resend", e.resend_is_safe, False)
+
     number, code = in_blocks(moved.tx_id)
     step("block events: the transfer", f"block {number:>3}  {code}")
     expect("block of the transfer", number, moved.block)

@@ -117,8 +117,18 @@ impl Story {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let status = self.client(org).status().await.map_err(client_err(step))?;
-            if status.height > self.last_block || std::time::Instant::now() > deadline {
+            if status.height > self.last_block {
                 return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(DemoError::Unexpected {
+                    step: step.to_string(),
+                    expected: format!(
+                        "org {org}'s peer to commit block {} within 30 s",
+                        self.last_block
+                    ),
+                    got: format!("height {}", status.height),
+                });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

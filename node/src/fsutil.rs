@@ -99,6 +99,7 @@ mod tests {
     /// The umask is process-wide: tests elsewhere that create files with a
     /// fixed mode are unaffected by it, others at worst get wider modes
     /// meanwhile.
+    #[allow(unsafe_code)]
     fn with_umask<T>(mask: libc::mode_t, f: impl FnOnce() -> T) -> T {
         let _one_at_a_time = UMASK_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: umask only swaps the process's file mode creation mask.

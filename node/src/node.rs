@@ -11,7 +11,7 @@ use crate::identity::{cert_hash, tls, Consenters, Msp, SigningIdentity};
 use crate::ledger::Ledger;
 use crate::lifecycle::{self, DefinitionSet, Definitions, Lifecycle};
 use crate::ordering::{Orderer, OrdererSettings};
-use crate::peer::{deliver, Committer};
+use crate::peer::{deliver, Committer, DeliverError};
 use crate::policy::Policy;
 use crate::transport::{self, Dialer};
 use crate::validation::ChannelRules;
@@ -82,6 +82,9 @@ pub enum NodeError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] transport::ServeError),
+    /// The peer's ledger could not be written; the node stopped.
+    #[error(transparent)]
+    Deliver(#[from] crate::peer::DeliverError),
 }
 
 /// Reads and checks a genesis block file.
@@ -329,7 +332,29 @@ pub async fn run(
             source,
         })?;
     tracing::info!(listen = %cfg.listen, "serving");
-    let served = transport::serve(listener, server_tls, router, shutdown).await;
+    // A ledger that cannot be written stops the node (the deliver task
+    // returns the failure): it is shut down like a signal would.
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<DeliverError>();
+    let deliver_task = deliver_task.map(|t| {
+        tokio::spawn(async move {
+            match t.await {
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "stopping");
+                    let _ = fatal_tx.send(e);
+                }
+                Ok(Ok(())) => {}
+                Err(e) => tracing::error!(error = %e, "deliver task failed"),
+            }
+        })
+    });
+    let (fatal_seen_tx, fatal_seen_rx) = tokio::sync::oneshot::channel::<DeliverError>();
+    let stop = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            Ok(e) = fatal_rx => { let _ = fatal_seen_tx.send(e); }
+        }
+    };
+    let served = transport::serve(listener, server_tls, router, stop).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     if let Some(t) = deliver_task {
@@ -339,7 +364,10 @@ pub async fn run(
         o.shutdown().await;
     }
     served?;
-    Ok(())
+    match fatal_seen_rx.await {
+        Ok(e) => Err(NodeError::Deliver(e)),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Asks the node described by `cfg` whether it serves, over mutual TLS as

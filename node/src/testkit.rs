@@ -195,7 +195,7 @@ pub fn endorsed_call(
     rwset: TxReadWriteSet,
     endorsers: &[&SigningIdentity],
 ) -> (Vec<u8>, String) {
-    let endorsers: Vec<Named> = endorsers.iter().map(|e| Named::canonical(e)).collect();
+    let endorsers: Vec<Named<'_>> = endorsers.iter().map(|e| Named::canonical(e)).collect();
     endorsed_call_named(
         Named::canonical(creator),
         channel,

@@ -18,9 +18,7 @@ mod tests;
 pub use limits::{LimitsError, ServeLimits};
 pub use stats::{Refusal, RefusalCounts, TransportStats};
 
-pub use consort_client::transport::{
-    describe_connect_error, host_of, is_connect_failure, Dialer, TransportError,
-};
+pub use consort_client::transport::{describe_connect_error, host_of, Dialer, TransportError};
 
 use preface::{read_preface, Prefaced};
 use stats::{Gauge, Slot};

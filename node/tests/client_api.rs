@@ -1,7 +1,9 @@
 //! The client API against a live three-org network: chaincode event streams
 //! that an application resumes after a restart from its checkpoint, with no
 //! gap and no repeat; an application whose first gateway is down reaching
-//! its fallback, submitting through a `Contract` and following blocks.
+//! its fallback, submitting through a `Contract` and following blocks; a
+//! Raft leader killed under load, after which every failed call says that a
+//! retry is safe and the retries commit.
 
 mod common;
 
@@ -160,4 +162,169 @@ async fn an_application_reaches_its_fallback_gateway_submits_and_follows_blocks(
         "{err}"
     );
     assert_eq!(err.retry(), Retry::No);
+}
+
+/// How one transfer went under the retry rules: the committed transaction
+/// ID, and every failure seen on the way with the rule it carried.
+struct Outcome {
+    tx_id: Option<String>,
+    failures: Vec<(Retry, String)>,
+}
+
+/// One transfer driven the way the client docs say: on a failure, follow
+/// [`ClientError::retry`] (resend the same envelope, or start a new
+/// proposal), never anything else. Gives up only on `Retry::No` or after
+/// `deadline`.
+async fn transfer_with_retries(
+    c: &Client,
+    from: usize,
+    to: usize,
+    deadline: std::time::Instant,
+) -> Outcome {
+    let mut failures = Vec::new();
+    let give_up = |failures: Vec<(Retry, String)>| Outcome {
+        tx_id: None,
+        failures,
+    };
+    let a = args(&["TOK", &acct(c, from), &acct(c, to), "1", "kill"]);
+    'proposal: loop {
+        if std::time::Instant::now() > deadline {
+            return give_up(failures);
+        }
+        let endorsed = match c.endorse("token", "transfer", &a).await {
+            Ok(e) => e,
+            Err(e) => {
+                failures.push((e.retry(), format!("endorse: {e}")));
+                if e.retry() == Retry::No {
+                    return give_up(failures);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue 'proposal;
+            }
+        };
+        let envelope = c.envelope(&endorsed).unwrap();
+        loop {
+            match c.submit_envelope(envelope.clone()).await {
+                Ok(_) => break,
+                Err(e) => {
+                    failures.push((e.retry(), format!("submit: {e}")));
+                    match e.retry() {
+                        Retry::No => return give_up(failures),
+                        Retry::NewProposal => continue 'proposal,
+                        Retry::Resend if std::time::Instant::now() > deadline => {
+                            return give_up(failures)
+                        }
+                        Retry::Resend => tokio::time::sleep(Duration::from_millis(200)).await,
+                    }
+                }
+            }
+        }
+        loop {
+            match c
+                .commit_status(&endorsed.tx_id, Duration::from_secs(15))
+                .await
+            {
+                Ok((Code::Valid, _)) => {
+                    return Outcome {
+                        tx_id: Some(endorsed.tx_id),
+                        failures,
+                    }
+                }
+                Ok((code, block)) => {
+                    let e = ClientError::Invalid {
+                        tx_id: endorsed.tx_id.clone(),
+                        block,
+                        code,
+                    };
+                    failures.push((e.retry(), format!("commit: {e}")));
+                    if e.retry() == Retry::No {
+                        return give_up(failures);
+                    }
+                    continue 'proposal;
+                }
+                Err(e) => {
+                    failures.push((e.retry(), format!("commit status: {e}")));
+                    if e.retry() == Retry::No || std::time::Instant::now() > deadline {
+                        return give_up(failures);
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_leader_kill_every_failed_submission_says_retry_and_retries_commit() {
+    let _serial = serial().await;
+    let mut t = TestNet::start(26100).await;
+    t.setup_token().await;
+    let leader = t.leader(Duration::from_secs(10)).await;
+    let clients = vec![t.client(1).await, t.client(2).await, t.client(3).await];
+    let before = common::total_supply(&clients[0]).await;
+
+    // Three clients, four workers each, transferring around each client's
+    // four accounts (neighbouring workers conflict now and then, which
+    // exercises the new-proposal path too) until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for c in &clients {
+        for w in 0..4 {
+            let c = c.clone();
+            let stop = stop.clone();
+            workers.push(tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                    outcomes.push(transfer_with_retries(&c, w, (w + 1) % 4, deadline).await);
+                }
+                outcomes
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    t.net.kill(&leader).unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut outcomes = Vec::new();
+    for w in workers {
+        outcomes.extend(w.await.unwrap());
+    }
+
+    let mut by_rule: std::collections::BTreeMap<String, usize> = Default::default();
+    for (rule, what) in outcomes.iter().flat_map(|o| &o.failures) {
+        let head: String = what.chars().take(70).collect();
+        *by_rule.entry(format!("{rule:?} {head}")).or_default() += 1;
+    }
+    let failures: usize = by_rule.values().sum();
+    let committed: Vec<&String> = outcomes.iter().filter_map(|o| o.tx_id.as_ref()).collect();
+    eprintln!(
+        "leader {leader} killed: {} transfers, {} committed, {failures} failures on the way: {by_rule:#?}",
+        outcomes.len(),
+        committed.len()
+    );
+    // Every failure said that trying again is safe, and trying again
+    // committed every transfer.
+    for (rule, what) in outcomes.iter().flat_map(|o| &o.failures) {
+        assert_ne!(*rule, Retry::No, "a failure said stop: {what}");
+    }
+    assert_eq!(
+        committed.len(),
+        outcomes.len(),
+        "a transfer never committed"
+    );
+    assert!(outcomes.len() > 12, "the load ran");
+
+    // Each committed transaction is in the chain exactly once, VALID, and
+    // no token was created or lost.
+    let status = t.wait_converged(2, Duration::from_secs(30)).await;
+    let occ = common::tx_occurrences(&clients[0], status.height).await;
+    for tx in committed {
+        assert_eq!(
+            occ.get(tx).cloned().unwrap_or_default(),
+            vec![Code::Valid as i32],
+            "tx {tx}"
+        );
+    }
+    assert_eq!(common::total_supply(&clients[1]).await, before);
 }

@@ -1,7 +1,8 @@
 //! The Python client (`clients/python/`) against a live three-org network:
 //! stubs generated from `proto/` with grpcio-tools, then `example.py` runs its
 //! token story as Org1's client (Ed25519) with Org2's client (ECDSA P-256) as
-//! the other party. It proves the `.proto` files and their comments are
+//! the other party, reaching the network through a fallback gateway given
+//! by `CONSORT_*` overrides. It proves the `.proto` files and their comments are
 //! enough to write a client in another language.
 //!
 //! Needs python3 with `clients/python/requirements.txt` installed
@@ -89,10 +90,24 @@ async fn the_python_client_runs_the_token_story() {
         .expect("run grpc_tools.protoc");
     assert!(out.status.success(), "protoc failed:\n{}", text(&out));
 
+    // The profiles' own gateways are replaced, through the environment, by
+    // one that is down, with Org1's peer as the fallback: the client
+    // reaches the network through its fallback, as the Rust client does.
+    let org1_peer = t
+        .net
+        .profile("Org1MSP", consort::identity::Role::Client, None)
+        .expect("Org1's profile")
+        .gateway;
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").to_string()
+    };
     let started = Instant::now();
     let run = tokio::process::Command::new("python3")
         .current_dir(repo())
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("CONSORT_GATEWAY", &down)
+        .env("CONSORT_FALLBACK_GATEWAYS", &org1_peer)
         .arg("clients/python/example.py")
         .arg("--profile")
         .arg(profile("Org1MSP"))
@@ -120,4 +135,8 @@ async fn the_python_client_runs_the_token_story() {
     }
     assert!(output.contains("VALID") && output.contains("MVCC_READ_CONFLICT"));
     assert!(output.contains("signing with ECDSA P-256"), "{output}");
+    assert!(
+        output.contains(&format!("gateway {org1_peer} ")),
+        "not through the fallback gateway:\n{output}"
+    );
 }

@@ -133,7 +133,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CertError> {
         other => return Err(CertError::UnsupportedKey(other.to_string())),
     };
     let subject = cert.subject();
-    let first = |it: &mut dyn Iterator<Item = &AttributeTypeAndValue>| {
+    let first = |it: &mut dyn Iterator<Item = &AttributeTypeAndValue<'_>>| {
         it.next().and_then(|a| a.as_str().ok()).map(str::to_string)
     };
     let subject_cn = first(&mut subject.iter_common_name()).unwrap_or_default();

@@ -12,6 +12,8 @@ pub mod matrix;
 pub mod streams;
 
 use crate::identity::{cert_hash, Identity, Msp, Role};
+use consort_client::reason;
+use consort_proto::ErrorReason as R;
 use matrix::{Rule, Who};
 use std::future::Future;
 use std::pin::Pin;
@@ -47,11 +49,15 @@ pub fn authorize(
     peer_cert: Option<&[u8]>,
 ) -> Result<(Caller, &'static Rule), Status> {
     let rule = matrix::rule(path)
-        .ok_or_else(|| Status::unimplemented(format!("no such method {path}")))?;
-    let cert = peer_cert.ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-    let identity = msp
-        .identify_cert(cert)
-        .map_err(|e| Status::permission_denied(format!("client certificate refused: {e}")))?;
+        .ok_or_else(|| reason::status(R::NoSuchMethod, format!("no such method {path}")))?;
+    let cert =
+        peer_cert.ok_or_else(|| reason::status(R::NoClientCertificate, "no client certificate"))?;
+    let identity = msp.identify_cert(cert).map_err(|e| {
+        reason::status(
+            R::CertificateRefused,
+            format!("client certificate refused: {e}"),
+        )
+    })?;
     let consenter = msp
         .consenters()
         .by_tls_cert(cert)
@@ -60,17 +66,23 @@ pub fn authorize(
     match rule.who {
         Who::Members(roles) if roles.contains(&identity.role) => {}
         Who::Members(_) => {
-            return Err(Status::permission_denied(format!(
-                "role '{}' of '{}' ({}) may not call {path}",
-                identity.role, identity.subject, identity.msp_id
-            )))
+            return Err(reason::status(
+                R::RoleNotAllowed,
+                format!(
+                    "role '{}' of '{}' ({}) may not call {path}",
+                    identity.role, identity.subject, identity.msp_id
+                ),
+            ))
         }
         Who::Consenters if consenter.is_some() => {}
         Who::Consenters => {
-            return Err(Status::permission_denied(format!(
-                "'{}' ({}) is not one of the channel's orderers; only they may call {path}",
-                identity.subject, identity.msp_id
-            )))
+            return Err(reason::status(
+                R::RoleNotAllowed,
+                format!(
+                    "'{}' ({}) is not one of the channel's orderers; only they may call {path}",
+                    identity.subject, identity.msp_id
+                ),
+            ))
         }
     }
     Ok((
@@ -175,7 +187,7 @@ where
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::debug!(%path, error = %e, "stream refused");
-                    return refuse(Status::resource_exhausted(e.to_string()));
+                    return refuse(reason::status(R::StreamLimit, e.to_string()));
                 }
             }
         } else {

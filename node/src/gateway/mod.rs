@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod plan;
+pub mod planner;
 pub mod status;
 
 use crate::endorsement::endorser::{check_proposal, EndorseError, Endorser};
@@ -14,14 +15,17 @@ use crate::ledger::Ledger;
 use crate::lifecycle;
 use crate::transport::Dialer;
 use crate::validation::codes;
+use consort_client::reason;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::endorser_client::EndorserClient;
 use consort_proto::endorser_server::{Endorser as EndorserRpc, EndorserServer};
 use consort_proto::gateway_server::{Gateway, GatewayServer};
+use consort_proto::ErrorReason as R;
 use consort_proto::*;
 use futures::future::join_all;
+use planner::{PlanError, Planner, Step};
 use prost::Message;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,10 +37,6 @@ use tonic::{Code as GrpcCode, Request, Response, Status};
 const ENDORSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one Submit attempt on one orderer may take.
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How often endorsement is retried when peers' results differ.
-const MISMATCH_RETRIES: u32 = 8;
-/// Base wait before such a retry (grows linearly).
-const MISMATCH_BACKOFF: Duration = Duration::from_millis(50);
 /// Pause before the one resend of a submission whose outcome is unknown
 /// (long enough for a Raft election to settle).
 const RESEND_PAUSE: Duration = Duration::from_millis(500);
@@ -113,12 +113,12 @@ impl GatewayService {
                 .map_err(|e| status::endorse(&e));
         }
         let peers = self.p.peers_by_org.get(org).cloned().unwrap_or_default();
-        let mut last = Status::unavailable(format!("no peer of {org} is known"));
+        let mut last = unavailable_at(org, format!("no peer of {org} is known"));
         for ep in peers {
             let ch = match self.p.dialer.channel(&ep) {
                 Ok(c) => c,
                 Err(e) => {
-                    last = Status::unavailable(e.to_string());
+                    last = unavailable_at(org, e.to_string());
                     continue;
                 }
             };
@@ -131,14 +131,9 @@ impl GatewayService {
                 Ok(r) => return Ok(r.into_inner()),
                 Err(s) if status::is_transient(&s) => {
                     tracing::warn!(peer = %ep, error = %s, "endorsing peer failed; trying another");
-                    last = Status::unavailable(format!("peer {ep} of {org}: {}", s.message()));
+                    last = unavailable_at(org, format!("peer {ep} of {org}: {}", s.message()));
                 }
-                Err(s) => {
-                    return Err(Status::new(
-                        s.code(),
-                        format!("peer {ep} of {org}: {}", s.message()),
-                    ))
-                }
+                Err(s) => return Err(reason::prefixed(&s, &format!("peer {ep} of {org}"))),
             }
         }
         Err(last)
@@ -153,33 +148,61 @@ impl GatewayService {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             height.borrow_and_update();
-            if let Some(rec) = self
-                .p
-                .ledger
-                .tx(tx_id)
-                .map_err(|e| Status::internal(e.to_string()))?
-            {
+            if let Some(rec) = self.p.ledger.tx(tx_id).map_err(node_failure)? {
                 return Ok(rec);
             }
             match tokio::time::timeout_at(deadline, height.changed()).await {
                 Err(_) => {
-                    return Err(Status::deadline_exceeded(format!(
-                        "transaction {tx_id} not committed on this peer within {wait:?}"
-                    )))
+                    return Err(reason::status(
+                        R::CommitWaitExpired,
+                        format!("transaction {tx_id} not committed on this peer within {wait:?}"),
+                    ))
                 }
-                Ok(Err(_)) => return Err(Status::unavailable("peer is shutting down")),
+                Ok(Err(_)) => return Err(reason::status(R::ShuttingDown, "peer is shutting down")),
                 Ok(Ok(())) => {}
             }
         }
     }
 }
 
-/// The chaincode's failure as a gRPC status.
+/// The chaincode's failure as a gRPC status: reason `CHAINCODE_ERROR`,
+/// with the org and the chaincode's status in its metadata.
 fn chaincode_failure(org: &str, r: &consort_proto::Response) -> Status {
-    Status::aborted(format!(
-        "chaincode error (status {}, from {org}): {}",
-        r.status, r.message
-    ))
+    reason::status_with(
+        R::ChaincodeError,
+        format!(
+            "chaincode error (status {}, from {org}): {}",
+            r.status, r.message
+        ),
+        [("org", org.to_string()), ("status", r.status.to_string())],
+    )
+}
+
+/// The status for a failed endorsement plan.
+fn plan_failure(e: PlanError) -> Status {
+    match e {
+        PlanError::Refused(s) => s,
+        PlanError::ChaincodeFailed { org, response } => chaincode_failure(&org, &response),
+        PlanError::CannotSatisfy { .. } => reason::status(R::EndorsersUnavailable, e.to_string()),
+        PlanError::Disagree { .. } | PlanError::KeptWidening => {
+            reason::status(R::EndorsementsDiffer, e.to_string())
+        }
+        PlanError::NoEndorsement(_) | PlanError::NoOrgs => node_failure(e),
+    }
+}
+
+/// A needed org's peers could not endorse (unreachable, overloaded).
+fn unavailable_at(org: &str, message: String) -> Status {
+    reason::status_with(R::EndorsersUnavailable, message, [("org", org.to_string())])
+}
+
+/// This node failed (storage, signing): retrying is safe.
+fn node_failure(e: impl std::fmt::Display) -> Status {
+    reason::status(R::NodeFailure, e.to_string())
+}
+
+fn malformed(message: &str) -> Status {
+    reason::status(R::MalformedRequest, message)
 }
 
 #[tonic::async_trait]
@@ -191,7 +214,7 @@ impl Gateway for GatewayService {
         let signed = req
             .into_inner()
             .proposal
-            .ok_or_else(|| Status::invalid_argument("missing proposal"))?;
+            .ok_or_else(|| malformed("missing proposal"))?;
         let resp = self
             .p
             .endorser
@@ -214,7 +237,7 @@ impl Gateway for GatewayService {
         let signed = req
             .into_inner()
             .proposal
-            .ok_or_else(|| Status::invalid_argument("missing proposal"))?;
+            .ok_or_else(|| malformed("missing proposal"))?;
         let in_force = self.p.endorser.definitions();
         let rules = in_force.rules();
         let checked = check_proposal(rules, &signed).map_err(|e| status::endorse(&e))?;
@@ -235,134 +258,47 @@ impl Gateway for GatewayService {
         } else {
             invoked_policy
         };
-        // Joined by the policies of the called chaincodes whose namespaces
-        // the endorsed result writes, once it shows them.
-        let mut policies = vec![invoked_policy];
-        let mut widenings = 0;
-        let mut available: Vec<String> = self.p.peers_by_org.keys().cloned().collect();
-        available.push(self.p.msp_id.clone());
-        available.sort();
-        available.dedup();
-        let mut failed: HashSet<String> = HashSet::new();
-        let mut failures: Vec<String> = Vec::new();
-        let mut mismatches = 0;
-        loop {
-            let candidates: Vec<String> = available
-                .iter()
-                .filter(|o| !failed.contains(*o))
-                .cloned()
-                .collect();
-            let Some(orgs) = plan::pick_orgs_for_all(
-                &policies,
-                std::slice::from_ref(&self.p.msp_id),
-                &candidates,
-            ) else {
-                let policy = policies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" and ");
-                return Err(Status::unavailable(format!(
-                    "cannot satisfy endorsement policy {policy} with reachable peers; failures: {}",
-                    if failures.is_empty() {
-                        "none".to_string()
-                    } else {
-                        failures.join("; ")
+        let chaincode = checked.header.chaincode.clone();
+        let peers: Vec<String> = self.p.peers_by_org.keys().cloned().collect();
+        let mut planner = Planner::new(
+            invoked_policy,
+            &self.p.msp_id,
+            &peers,
+            |payload: &[u8]| plan::written_policies(rules, &chaincode, payload),
+        );
+        let mut step = planner.start();
+        let mut answers = loop {
+            match step {
+                Step::Ask { orgs, after } => {
+                    if !after.is_zero() {
+                        tokio::time::sleep(after).await;
                     }
-                )));
-            };
-            let results = join_all(orgs.iter().map(|o| self.endorse_at(o, &signed))).await;
-            let mut answers = Vec::new();
-            let mut unreachable = false;
-            for (org, r) in orgs.iter().zip(results) {
-                match r {
-                    Err(s)
-                        if s.code() == GrpcCode::Unavailable
-                            || s.code() == GrpcCode::DeadlineExceeded =>
-                    {
-                        failed.insert(org.clone());
-                        failures.push(format!("{org}: {}", s.message()));
-                        unreachable = true;
-                    }
-                    Err(s) => return Err(s),
-                    Ok(resp) => answers.push((org.clone(), resp)),
+                    let results = join_all(orgs.iter().map(|o| self.endorse_at(o, &signed))).await;
+                    step = planner.on_answers(orgs.into_iter().zip(results).collect(), |s| {
+                        matches!(s.code(), GrpcCode::Unavailable | GrpcCode::DeadlineExceeded)
+                    });
                 }
+                Step::Agreed(answers) => break answers,
+                Step::Failed(e) => return Err(plan_failure(e)),
             }
-            if unreachable {
-                continue;
-            }
-            let succeeded = answers
-                .iter()
-                .filter(|(_, r)| r.response.as_ref().map(|r| r.status) == Some(200))
-                .count();
-            let Some((first_org, first)) = answers.first() else {
-                return Err(Status::internal("the endorsement policies selected no org"));
-            };
-            if succeeded == 0 {
-                return Err(chaincode_failure(
-                    first_org,
-                    &first.response.clone().unwrap_or_default(),
-                ));
-            }
-            let agree = succeeded == answers.len()
-                && answers.iter().all(|(_, r)| r.payload == first.payload);
-            if !agree {
-                // Usually one peer has committed a block the other has not
-                // yet: ask again shortly, then give up.
-                mismatches += 1;
-                if mismatches > MISMATCH_RETRIES {
-                    return Err(Status::aborted(format!(
-                        "endorsement results differ between peers of {}: \
-                         their world states or the chaincode disagree",
-                        orgs.join(" and ")
-                    )));
-                }
-                tokio::time::sleep(MISMATCH_BACKOFF * mismatches).await;
-                continue;
-            }
-            let unmet: Vec<Arc<crate::policy::Policy>> =
-                plan::written_policies(rules, &checked.header.chaincode, &first.payload)
-                    .into_iter()
-                    .filter(|p| !plan::satisfied_by_orgs(p, &orgs))
-                    .collect();
-            if !unmet.is_empty() {
-                // The result writes a called chaincode's namespace whose
-                // policy these orgs do not satisfy: ask enough orgs for all.
-                widenings += 1;
-                if widenings > MISMATCH_RETRIES {
-                    return Err(Status::aborted(
-                        "the chaincodes this transaction writes kept changing between endorsements",
-                    ));
-                }
-                for p in unmet {
-                    tracing::debug!(policy = %p, "endorsing for a called chaincode's policy too");
-                    if !policies.contains(&p) {
-                        policies.push(p);
-                    }
-                }
-                continue;
-            }
-            let mut endorsements = Vec::new();
-            for (org, resp) in &answers {
-                endorsements.push(resp.endorsement.clone().ok_or_else(|| {
-                    Status::internal(format!("peer of {org} returned no endorsement"))
-                })?);
-            }
-            let (_, first) = answers.swap_remove(0);
-            let payload = first.payload;
-            let result = first.response;
-            let tx = Transaction {
+        };
+        let orgs: Vec<String> = answers.iter().map(|(o, _)| o.clone()).collect();
+        let endorsements = answers
+            .iter()
+            .filter_map(|(_, r)| r.endorsement.clone())
+            .collect();
+        let (_, first) = answers.swap_remove(0);
+        Ok(Response::new(EndorseResponse {
+            prepared_transaction: Transaction {
                 header: checked.header_bytes.clone(),
                 input: checked.input_bytes.clone(),
-                response_payload: payload,
+                response_payload: first.payload,
                 endorsements,
-            };
-            return Ok(Response::new(EndorseResponse {
-                prepared_transaction: tx.encode_to_vec(),
-                result,
-                endorsing_orgs: orgs,
-            }));
-        }
+            }
+            .encode_to_vec(),
+            result: first.response,
+            endorsing_orgs: orgs,
+        }))
     }
 
     async fn submit(
@@ -372,9 +308,10 @@ impl Gateway for GatewayService {
         let env = req
             .into_inner()
             .envelope
-            .ok_or_else(|| Status::invalid_argument("missing envelope"))?;
+            .ok_or_else(|| malformed("missing envelope"))?;
         if self.p.orderers.is_empty() {
-            return Err(Status::unavailable(
+            return Err(reason::status(
+                R::NoOrderingLeader,
                 "ordering service unavailable: no orderers configured",
             ));
         }
@@ -427,10 +364,13 @@ impl Gateway for GatewayService {
         if let Some(detail) = unknown {
             return Err(status::outcome_unknown(&detail));
         }
-        Err(Status::unavailable(format!(
-            "ordering service unavailable: no orderer reachable ({})",
-            unreachable.join("; ")
-        )))
+        Err(reason::status(
+            R::NoOrderingLeader,
+            format!(
+                "ordering service unavailable: no orderer reachable ({})",
+                unreachable.join("; ")
+            ),
+        ))
     }
 
     async fn commit_status(
@@ -476,7 +416,7 @@ impl Gateway for GatewayService {
             start_block,
         } = req.into_inner();
         if chaincode.is_empty() {
-            return Err(Status::invalid_argument("missing chaincode"));
+            return Err(malformed("missing chaincode"));
         }
         Ok(Response::new(follow(
             self.p.ledger.clone(),
@@ -497,17 +437,15 @@ impl Gateway for GatewayService {
         req: Request<GetBlockRequest>,
     ) -> Result<Response<CommittedBlock>, Status> {
         let n = req.into_inner().number;
-        match self
-            .p
-            .ledger
-            .block(n)
-            .map_err(|e| Status::internal(e.to_string()))?
-        {
+        match self.p.ledger.block(n).map_err(node_failure)? {
             Some(b) => Ok(Response::new(b)),
-            None => Err(Status::not_found(format!(
-                "block {n} not committed (height is {})",
-                self.p.ledger.height()
-            ))),
+            None => Err(reason::status(
+                R::NotCommitted,
+                format!(
+                    "block {n} not committed (height is {})",
+                    self.p.ledger.height()
+                ),
+            )),
         }
     }
 
@@ -520,13 +458,15 @@ impl Gateway for GatewayService {
             .p
             .ledger
             .tx(&tx_id)
-            .map_err(|e| Status::internal(e.to_string()))?
-            .ok_or_else(|| Status::not_found(format!("transaction {tx_id} not found")))?;
+            .map_err(node_failure)?
+            .ok_or_else(|| {
+                reason::status(R::NotCommitted, format!("transaction {tx_id} not found"))
+            })?;
         let envelope = self
             .p
             .ledger
             .block(rec.block)
-            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(node_failure)?
             .and_then(|b| b.block)
             .and_then(|b| b.data.get(rec.tx_num as usize).cloned())
             .unwrap_or_default();
@@ -544,7 +484,7 @@ impl Gateway for GatewayService {
         _req: Request<PeerStatusRequest>,
     ) -> Result<Response<PeerStatusResponse>, Status> {
         let l = &self.p.ledger;
-        let err = |e: crate::ledger::LedgerError| Status::internal(e.to_string());
+        let err = |e: crate::ledger::LedgerError| node_failure(e);
         Ok(Response::new(PeerStatusResponse {
             msp_id: self.p.msp_id.clone(),
             name: self.p.name.clone(),
@@ -575,8 +515,8 @@ fn follow<T: Send + 'static>(
             while next < h {
                 let item = match ledger.block(next) {
                     Ok(Some(b)) => pick(next, b).map(Ok),
-                    Ok(None) => Some(Err(Status::internal(format!("block {next} missing")))),
-                    Err(e) => Some(Err(Status::internal(e.to_string()))),
+                    Ok(None) => Some(Err(node_failure(format!("block {next} missing")))),
+                    Err(e) => Some(Err(node_failure(e))),
                 };
                 if let Some(item) = item {
                     let failed = item.is_err();

@@ -1,20 +1,23 @@
-//! Mapping errors to gRPC status codes, in one place.
+//! Mapping errors to gRPC statuses with their reasons
+//! (`services.proto`'s `ErrorReason`), in one place.
 
 use crate::endorsement::EndorseError;
+use consort_client::reason::{self, is_connect_failure};
+use consort_proto::ErrorReason as R;
 use tonic::{Code, Status};
 
 /// The status for a refused proposal.
 pub fn endorse(e: &EndorseError) -> Status {
-    let msg = e.to_string();
-    match e {
-        EndorseError::Malformed(_) | EndorseError::BadTxId => Status::invalid_argument(msg),
-        EndorseError::UnknownChannel(_)
-        | EndorseError::NotDefined(_)
-        | EndorseError::UnknownChaincode(_) => Status::not_found(msg),
-        EndorseError::Creator(_) | EndorseError::BadSignature(_) => Status::permission_denied(msg),
-        EndorseError::DuplicateTxId(_) => Status::already_exists(msg),
-        EndorseError::Ledger(_) | EndorseError::Sign(_) => Status::internal(msg),
-    }
+    let why = match e {
+        EndorseError::Malformed(_) | EndorseError::BadTxId | EndorseError::UnknownChannel(_) => {
+            R::MalformedRequest
+        }
+        EndorseError::NotDefined(_) | EndorseError::UnknownChaincode(_) => R::UnknownChaincode,
+        EndorseError::Creator(_) | EndorseError::BadSignature(_) => R::CreatorRefused,
+        EndorseError::DuplicateTxId(_) => R::DuplicateTxId,
+        EndorseError::Ledger(_) | EndorseError::Sign(_) => R::NodeFailure,
+    };
+    reason::status(why, e.to_string())
 }
 
 /// Whether a call failed for a reason another node might not have
@@ -46,7 +49,7 @@ pub enum SubmitAnswer {
 
 /// Classifies a failed `Broadcast` call (the one place this is decided).
 pub fn submit_answer(s: &Status) -> SubmitAnswer {
-    if crate::transport::is_connect_failure(s) {
+    if is_connect_failure(s) {
         return SubmitAnswer::NotSent;
     }
     match s.code() {
@@ -63,11 +66,14 @@ pub fn submit_answer(s: &Status) -> SubmitAnswer {
 /// The status a client gets when a submission's outcome is unknown:
 /// `UNAVAILABLE`, saying that resending the same signed envelope is safe.
 pub fn outcome_unknown(detail: &str) -> Status {
-    Status::unavailable(format!(
+    reason::status(
+        R::OrderingOutcomeUnknown,
+        format!(
         "ordering outcome unknown: the transaction may or may not have been ordered ({detail}); \
          resending the same signed envelope is safe (a copy already ordered makes the resend \
          DUPLICATE_TXID), and CommitStatus gives the final answer"
-    ))
+    ),
+    )
 }
 
 #[cfg(test)]
@@ -77,9 +83,11 @@ mod tests {
     #[test]
     fn submit_answers_are_classified() {
         let cases = [
+            // Text alone proves nothing: a connect failure is known by its
+            // source (`reason::is_connect_failure`, tested there).
             (
                 Status::unavailable("tcp connect error: refused"),
-                SubmitAnswer::NotSent,
+                SubmitAnswer::Unknown,
             ),
             (Status::unknown("transport error"), SubmitAnswer::Unknown),
             (Status::cancelled("stream reset"), SubmitAnswer::Unknown),
@@ -101,6 +109,7 @@ mod tests {
         }
         let s = outcome_unknown("transport error");
         assert_eq!(s.code(), Code::Unavailable);
+        assert_eq!(reason::reason_of(&s), Some(R::OrderingOutcomeUnknown));
         assert!(s.message().contains("may or may not have been ordered"));
         assert!(s
             .message()

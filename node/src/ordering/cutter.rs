@@ -11,6 +11,7 @@ use crate::identity::SigningIdentity;
 use consort_proto::BatchConfig;
 use openraft::error::{ClientWriteError, RaftError};
 use prost::Message;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -52,6 +53,107 @@ pub fn fits(limits: &BatchLimits, count: usize, bytes: usize, next: usize) -> bo
     count == 0 || (count < limits.max_count && bytes.saturating_add(next) <= limits.max_bytes)
 }
 
+/// Batching, with time passed in: items join the open batch while they
+/// fit ([`fits`]); a batch is cut when it is full, when the next item does
+/// not fit (that item opens the next batch), or at its deadline, `timeout`
+/// after its first item arrived. Pure: [`next_batch`] drives it from a
+/// channel and the clock.
+#[derive(Debug)]
+pub struct Batcher<T> {
+    limits: BatchLimits,
+    open: Vec<T>,
+    bytes: usize,
+    deadline: Option<Instant>,
+    ready: VecDeque<Vec<T>>,
+}
+
+impl<T> Batcher<T> {
+    /// An empty batcher.
+    pub fn new(limits: BatchLimits) -> Self {
+        Batcher {
+            limits,
+            open: Vec::new(),
+            bytes: 0,
+            deadline: None,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// Adds an item of `size` bytes that arrived at `now`.
+    pub fn push(&mut self, item: T, size: usize, now: Instant) {
+        if !fits(&self.limits, self.open.len(), self.bytes, size) {
+            self.cut();
+        }
+        if self.open.is_empty() {
+            self.deadline = Some(now + self.limits.timeout);
+        }
+        self.open.push(item);
+        self.bytes = self.bytes.saturating_add(size);
+        if self.open.len() >= self.limits.max_count {
+            self.cut();
+        }
+    }
+
+    /// When the open batch must be cut, if there is one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Cuts the open batch if its deadline has passed at `now`.
+    pub fn tick(&mut self, now: Instant) {
+        if self.deadline.is_some_and(|d| now >= d) {
+            self.cut();
+        }
+    }
+
+    /// The oldest batch that was cut, if any.
+    pub fn take_ready(&mut self) -> Option<Vec<T>> {
+        self.ready.pop_front()
+    }
+
+    /// Cuts whatever is open and returns the oldest batch: for when no more
+    /// items will come.
+    pub fn drain(&mut self) -> Option<Vec<T>> {
+        self.cut();
+        self.take_ready()
+    }
+
+    fn cut(&mut self) {
+        if !self.open.is_empty() {
+            self.ready.push_back(std::mem::take(&mut self.open));
+        }
+        self.bytes = 0;
+        self.deadline = None;
+    }
+}
+
+/// The next batch: waits for items on `rx` and for the open batch's
+/// deadline. `None` once `rx` is closed and everything was handed out.
+pub async fn next_batch<T>(
+    rx: &mut mpsc::Receiver<T>,
+    batcher: &mut Batcher<T>,
+    size: impl Fn(&T) -> usize,
+) -> Option<Vec<T>> {
+    loop {
+        if let Some(batch) = batcher.take_ready() {
+            return Some(batch);
+        }
+        let deadline = batcher.deadline();
+        tokio::select! {
+            next = rx.recv() => match next {
+                Some(item) => {
+                    let n = size(&item);
+                    batcher.push(item, n, Instant::now());
+                }
+                None => return batcher.drain(),
+            },
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                batcher.tick(Instant::now());
+            }
+        }
+    }
+}
+
 /// The cutter's state and collaborators.
 pub struct Cutter {
     raft: Raft,
@@ -85,37 +187,11 @@ impl Cutter {
         }
     }
 
-    /// Runs until every sender of `rx` is gone.
+    /// Runs until every sender of `rx` is gone, ordering each batch the
+    /// [`Batcher`] cuts.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
-        let mut carry: Option<Submission> = None;
-        loop {
-            let first = match carry.take() {
-                Some(s) => s,
-                None => match rx.recv().await {
-                    Some(s) => s,
-                    None => return,
-                },
-            };
-            let deadline = Instant::now() + self.limits.timeout;
-            let mut bytes = first.envelope.len();
-            let mut batch = vec![first];
-            while batch.len() < self.limits.max_count {
-                tokio::select! {
-                    next = rx.recv() => match next {
-                        None => break,
-                        Some(s) => {
-                            if fits(&self.limits, batch.len(), bytes, s.envelope.len()) {
-                                bytes += s.envelope.len();
-                                batch.push(s);
-                            } else {
-                                carry = Some(s);
-                                break;
-                            }
-                        }
-                    },
-                    _ = tokio::time::sleep_until(deadline) => break,
-                }
-            }
+        let mut batcher = Batcher::new(self.limits);
+        while let Some(batch) = next_batch(&mut rx, &mut batcher, |s| s.envelope.len()).await {
             self.order(batch).await;
         }
     }
@@ -146,14 +222,14 @@ impl Cutter {
                 Self::now_ms(),
                 envelopes.clone(),
             );
-            block::sign(&mut b, &self.signer).map_err(|e| OrderError::Internal(e.to_string()))?;
+            block::sign(&mut b, &self.signer).map_err(|e| OrderError::Sign(Arc::new(e)))?;
             let write = self.raft.client_write(RaftBlock(b.encode_to_vec()));
             match tokio::time::timeout(self.write_timeout, write).await {
                 Err(_) => {
-                    return Err(OrderError::Unavailable(format!(
-                        "block {} was not committed within {:?} (is a majority of orderers up?)",
-                        tip.height, self.write_timeout
-                    )))
+                    return Err(OrderError::NotCommittedInTime {
+                        block: tip.height,
+                        waited: self.write_timeout,
+                    })
                 }
                 Ok(Ok(resp)) => match resp.data {
                     ApplyOutcome::Accepted(n) => {
@@ -166,27 +242,105 @@ impl Cutter {
                             tokio::time::timeout(Duration::from_millis(200), self.tip.changed())
                                 .await;
                     }
-                    ApplyOutcome::NotABlock => {
-                        return Err(OrderError::Internal(
-                            "Raft applied the block as a non-block entry".into(),
-                        ))
-                    }
+                    ApplyOutcome::NotABlock => return Err(OrderError::NotABlock),
                 },
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
                     return Err(OrderError::LeaderChanged)
                 }
-                Ok(Err(e)) => return Err(OrderError::Unavailable(e.to_string())),
+                Ok(Err(e)) => return Err(OrderError::Raft(Arc::new(e))),
             }
         }
-        Err(OrderError::Unavailable(
-            "the chain kept moving under this leader; transaction not ordered".into(),
-        ))
+        Err(OrderError::ChainMoving)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limits(max_count: usize, max_bytes: usize, timeout_ms: u64) -> BatchLimits {
+        BatchLimits {
+            max_count,
+            max_bytes,
+            timeout: Duration::from_millis(timeout_ms),
+        }
+    }
+
+    #[test]
+    fn a_full_batch_is_cut_at_once_and_a_partial_one_at_its_deadline() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(limits(3, 1000, 100));
+        b.push(1, 10, t0);
+        b.push(2, 10, t0 + Duration::from_millis(10));
+        assert_eq!(b.take_ready(), None);
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_millis(100)));
+        b.push(3, 10, t0 + Duration::from_millis(20));
+        assert_eq!(b.take_ready(), Some(vec![1, 2, 3]));
+        assert_eq!(b.deadline(), None);
+
+        b.push(4, 10, t0 + Duration::from_millis(50));
+        b.tick(t0 + Duration::from_millis(149));
+        assert_eq!(b.take_ready(), None, "not before the deadline");
+        b.tick(t0 + Duration::from_millis(150));
+        assert_eq!(b.take_ready(), Some(vec![4]));
+    }
+
+    #[test]
+    fn an_item_that_does_not_fit_opens_the_next_batch_with_its_own_deadline() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(limits(10, 100, 100));
+        b.push("a", 60, t0);
+        b.push("b", 60, t0 + Duration::from_millis(30));
+        assert_eq!(b.take_ready(), Some(vec!["a"]));
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_millis(130)));
+        // An item larger than a block still goes, alone.
+        b.push("huge", 500, t0 + Duration::from_millis(40));
+        assert_eq!(b.take_ready(), Some(vec!["b"]));
+        b.push("c", 1, t0 + Duration::from_millis(41));
+        assert_eq!(b.take_ready(), Some(vec!["huge"]));
+        assert_eq!(b.drain(), Some(vec!["c"]));
+        assert_eq!(b.drain(), None);
+    }
+
+    #[test]
+    fn a_batch_of_one_is_cut_on_arrival() {
+        let mut b = Batcher::new(limits(1, 100, 100));
+        let t0 = Instant::now();
+        b.push(1, 1, t0);
+        b.push(2, 1, t0);
+        assert_eq!(b.take_ready(), Some(vec![1]));
+        assert_eq!(b.take_ready(), Some(vec![2]));
+        assert_eq!(b.deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn next_batch_waits_for_the_deadline_on_the_clock() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut b = Batcher::new(limits(3, 1000, 250));
+        let started = Instant::now();
+        tx.send(vec![0u8; 10]).await.unwrap();
+        let batch = next_batch(&mut rx, &mut b, Vec::len).await.unwrap();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(started.elapsed(), Duration::from_millis(250));
+
+        // A full batch needs no waiting.
+        let started = Instant::now();
+        for _ in 0..3 {
+            tx.send(vec![0u8; 10]).await.unwrap();
+        }
+        let batch = next_batch(&mut rx, &mut b, Vec::len).await.unwrap();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+
+        // Closing the channel hands out what is open, then ends.
+        tx.send(vec![1u8]).await.unwrap();
+        drop(tx);
+        assert_eq!(
+            next_batch(&mut rx, &mut b, Vec::len).await,
+            Some(vec![vec![1u8]])
+        );
+        assert_eq!(next_batch(&mut rx, &mut b, Vec::len).await, None);
+    }
 
     #[test]
     fn batch_limits() {

@@ -22,24 +22,112 @@ use tokio::sync::mpsc;
 
 pub use types::{NodeId, Raft};
 
-/// Why a transaction was not ordered.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+/// Why a transaction was not ordered. Cloned to every submitter of a
+/// batch, so sources are shared.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OrderError {
-    /// No leader, no quorum, or the block could not be committed in time.
-    /// The transaction may be retried.
-    #[error("ordering service unavailable: {0}")]
-    Unavailable(String),
+    /// No Raft leader was elected within the wait. Not ordered; resend.
+    #[error("ordering service unavailable: no Raft leader (is a majority of orderers up?)")]
+    NoLeader,
+    /// This leader has not heard from a majority lately, so a block could
+    /// not commit. Not ordered; resend.
+    #[error(
+        "ordering service unavailable: the Raft leader has not heard from a majority of \
+         orderers for {since_ms} ms (is a majority of orderers up?)"
+    )]
+    NoQuorum {
+        /// Milliseconds since the last quorum acknowledgement.
+        since_ms: u64,
+    },
+    /// Other blocks kept committing first, so this batch was never
+    /// proposed. Not ordered; resend.
+    #[error("ordering service unavailable: the chain kept moving under this leader; transaction not ordered")]
+    ChainMoving,
+    /// The block was proposed but not committed within the write timeout;
+    /// it may still commit. Outcome unknown; resending is safe.
+    #[error("block {block} was not committed within {waited:?} (is a majority of orderers up?)")]
+    NotCommittedInTime {
+        /// The block's number.
+        block: u64,
+        /// How long the cutter waited.
+        waited: Duration,
+    },
     /// Leadership moved before the block committed; the transaction was not
     /// acknowledged and may be resubmitted (a copy that did commit makes the
     /// resubmission `DUPLICATE_TXID`, never a double spend).
     #[error("ordering service unavailable: Raft leadership changed before the block committed; resubmit")]
     LeaderChanged,
-    /// The envelope was refused (bad signature, unknown org, wrong channel, too large).
+    /// Raft failed the write. Outcome unknown; resending is safe.
+    #[error("Raft write failed: {0}")]
+    Raft(
+        Arc<
+            openraft::error::RaftError<
+                NodeId,
+                openraft::error::ClientWriteError<NodeId, BasicNode>,
+            >,
+        >,
+    ),
+    /// The envelope was refused for what it is.
     #[error("transaction refused: {0}")]
-    Refused(String),
-    /// An internal failure.
-    #[error("orderer internal error: {0}")]
-    Internal(String),
+    Refused(#[from] Refusal),
+    /// The block could not be signed.
+    #[error("orderer cannot sign the block: {0}")]
+    Sign(Arc<crate::identity::SignerError>),
+    /// Raft applied the proposed block as something else: a bug.
+    #[error("orderer internal error: Raft applied the block as a non-block entry")]
+    NotABlock,
+    /// This orderer is shutting down.
+    #[error("ordering service unavailable: shutting down")]
+    ShuttingDown,
+}
+
+/// Why the ordering service refused an envelope; resending it gets the same
+/// answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Refusal {
+    /// Larger than the channel's `max_message_bytes`.
+    #[error("envelope of {size} bytes exceeds the limit of {limit}")]
+    TooLarge {
+        /// The envelope's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The payload is not an encoded `Transaction`.
+    #[error("payload is not a transaction: {0}")]
+    NotATransaction(prost::DecodeError),
+    /// The transaction's header does not decode.
+    #[error("bad transaction header: {0}")]
+    BadHeader(prost::DecodeError),
+    /// The header names another channel.
+    #[error("unknown channel '{0}'")]
+    UnknownChannel(String),
+    /// The submitter is not a member identity.
+    #[error("submitter refused: {0}")]
+    Submitter(Arc<crate::identity::MspError>),
+    /// The submitter's signature does not verify.
+    #[error("submitter's signature does not verify")]
+    BadSignature,
+}
+
+impl OrderError {
+    /// The reason a client is given (`services.proto`'s `ErrorReason`).
+    pub fn reason(&self) -> consort_proto::ErrorReason {
+        use consort_proto::ErrorReason as R;
+        match self {
+            OrderError::NoLeader | OrderError::NoQuorum { .. } | OrderError::ChainMoving => {
+                R::NoOrderingLeader
+            }
+            OrderError::NotCommittedInTime { .. }
+            | OrderError::LeaderChanged
+            | OrderError::Raft(_) => R::OrderingOutcomeUnknown,
+            OrderError::Refused(Refusal::TooLarge { .. }) => R::MessageTooLarge,
+            OrderError::Refused(Refusal::Submitter(_) | Refusal::BadSignature) => R::CreatorRefused,
+            OrderError::Refused(_) => R::TransactionRefused,
+            OrderError::Sign(_) | OrderError::NotABlock => R::NodeFailure,
+            OrderError::ShuttingDown => R::ShuttingDown,
+        }
+    }
 }
 
 /// Why the orderer could not start.

@@ -4,12 +4,15 @@
 use super::cutter::Submission;
 use super::store::{ChainTip, OrdererDb};
 use super::types::{NodeId, Raft};
-use super::OrderError;
+use super::{OrderError, Refusal};
 use crate::identity::Msp;
-use crate::transport::{is_connect_failure, Dialer};
+use crate::transport::Dialer;
+use consort_client::reason;
+use consort_client::reason::is_connect_failure;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::atomic_broadcast_server::AtomicBroadcast;
 use consort_proto::raft_server;
+use consort_proto::ErrorReason as R;
 use consort_proto::{
     Block, BroadcastResponse, DeliverRequest, Envelope, OrdererStatusRequest,
     OrdererStatusResponse, ProposalHeader, RaftPayload, Transaction,
@@ -35,13 +38,7 @@ const FAILOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// Maps an ordering error to a gRPC status (the one place this is decided).
 pub fn status_of(e: &OrderError) -> Status {
-    match e {
-        OrderError::Unavailable(_) | OrderError::LeaderChanged => {
-            Status::unavailable(e.to_string())
-        }
-        OrderError::Refused(_) => Status::invalid_argument(e.to_string()),
-        OrderError::Internal(_) => Status::internal(e.to_string()),
-    }
+    consort_client::reason::status(e.reason(), e.to_string())
 }
 
 /// What the services are built from.
@@ -103,28 +100,24 @@ impl OrdererService {
     fn check_envelope(&self, raw_len: usize, env: &Envelope) -> Result<(), OrderError> {
         let p = &self.inner;
         if raw_len > p.max_message_bytes {
-            return Err(OrderError::Refused(format!(
-                "envelope of {raw_len} bytes exceeds the limit of {}",
-                p.max_message_bytes
-            )));
+            return Err(Refusal::TooLarge {
+                size: raw_len,
+                limit: p.max_message_bytes,
+            }
+            .into());
         }
-        let tx = Transaction::decode(env.payload.as_slice())
-            .map_err(|e| OrderError::Refused(format!("payload is not a transaction: {e}")))?;
-        let header = ProposalHeader::decode(tx.header.as_slice())
-            .map_err(|e| OrderError::Refused(format!("bad transaction header: {e}")))?;
+        let tx = Transaction::decode(env.payload.as_slice()).map_err(Refusal::NotATransaction)?;
+        let header = ProposalHeader::decode(tx.header.as_slice()).map_err(Refusal::BadHeader)?;
         if header.channel_id != p.channel_id {
-            return Err(OrderError::Refused(format!(
-                "unknown channel '{}'",
-                header.channel_id
-            )));
+            return Err(Refusal::UnknownChannel(header.channel_id).into());
         }
         let creator = p
             .msp
             .validate(&header.creator)
-            .map_err(|e| OrderError::Refused(format!("submitter refused: {e}")))?;
+            .map_err(|e| Refusal::Submitter(Arc::new(e)))?;
         creator
             .verify(&env.payload, &env.signature)
-            .map_err(|_| OrderError::Refused("submitter's signature does not verify".into()))
+            .map_err(|_| Refusal::BadSignature.into())
     }
 
     /// The current Raft leader other than `avoid`, waiting up to LEADER_WAIT for one.
@@ -140,9 +133,7 @@ impl OrdererService {
                 .await
                 .is_err()
             {
-                return Err(OrderError::Unavailable(
-                    "no Raft leader (is a majority of orderers up?)".into(),
-                ));
+                return Err(OrderError::NoLeader);
             }
         }
     }
@@ -154,17 +145,14 @@ impl OrdererService {
     fn check_quorum(&self) -> Result<(), OrderError> {
         let since = self.inner.raft.metrics().borrow().millis_since_quorum_ack;
         match since {
-            Some(ms) if ms > QUORUM_STALE_MS => Err(OrderError::Unavailable(format!(
-                "the Raft leader has not heard from a majority of orderers for {ms} ms \
-                 (is a majority of orderers up?)"
-            ))),
+            Some(ms) if ms > QUORUM_STALE_MS => Err(OrderError::NoQuorum { since_ms: ms }),
             _ => Ok(()),
         }
     }
 
     async fn order_locally(&self, raw: Vec<u8>) -> Result<Response<BroadcastResponse>, Status> {
         let (reply, rx) = oneshot::channel();
-        let down = || Status::unavailable("ordering service unavailable: shutting down");
+        let down = || status_of(&OrderError::ShuttingDown);
         self.inner
             .cutter
             .send(Submission {
@@ -184,16 +172,15 @@ impl OrdererService {
         leader: NodeId,
         env: Envelope,
     ) -> Result<Response<BroadcastResponse>, Status> {
-        let endpoint = self
-            .inner
-            .members
-            .get(&leader)
-            .ok_or_else(|| Status::internal(format!("leader {leader} has no endpoint")))?;
-        let ch = self
-            .inner
-            .dialer
-            .channel(endpoint)
-            .map_err(|e| Status::unavailable(format!("ordering service unavailable: {e}")))?;
+        let endpoint = self.inner.members.get(&leader).ok_or_else(|| {
+            reason::status(R::NodeFailure, format!("leader {leader} has no endpoint"))
+        })?;
+        let ch = self.inner.dialer.channel(endpoint).map_err(|e| {
+            reason::status(
+                R::NoOrderingLeader,
+                format!("ordering service unavailable: {e}"),
+            )
+        })?;
         let mut fwd = Request::new(env);
         fwd.metadata_mut()
             .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
@@ -260,10 +247,11 @@ impl AtomicBroadcast for OrdererService {
                 while next < height {
                     let item = match db.block(next) {
                         Ok(Some(b)) => Ok(b),
-                        Ok(None) => {
-                            Err(Status::internal(format!("block {next} missing from store")))
-                        }
-                        Err(e) => Err(Status::internal(format!("block {next}: {e}"))),
+                        Ok(None) => Err(reason::status(
+                            R::NodeFailure,
+                            format!("block {next} missing from store"),
+                        )),
+                        Err(e) => Err(reason::status(R::NodeFailure, format!("block {next}: {e}"))),
                     };
                     let failed = item.is_err();
                     if tx.send(item).await.is_err() || failed {

@@ -1,5 +1,11 @@
-//! The deliver client: streams blocks from an orderer into the committer,
-//! switching to the next orderer when its stream fails.
+//! The deliver client: streams blocks from an orderer into the committer.
+//!
+//! Failures fall in two kinds ([`DeliverError::is_fatal`]): an orderer's
+//! stream that breaks or sends a block that does not verify is retried on
+//! the next orderer with backoff; a ledger that cannot be written (disk
+//! full, corruption, a commit that panicked) stops delivery for good and
+//! [`run`] returns it, so that the node stops with a message saying what to
+//! do, instead of switching orderers forever.
 
 use super::committer::{CommitError, Committer};
 use crate::transport::Dialer;
@@ -9,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Pulls blocks until `shutdown` turns true. A block larger than
-/// `max_block_bytes` is refused while it is decoded.
+/// Pulls blocks until `shutdown` turns true (`Ok`) or the ledger fails
+/// (`Err`, fatal). A block larger than `max_block_bytes` is refused while
+/// it is decoded.
 pub async fn run(
     committer: Arc<Committer>,
     dialer: Arc<Dialer>,
@@ -18,16 +25,16 @@ pub async fn run(
     first: usize,
     max_block_bytes: usize,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Result<(), DeliverError> {
     if orderers.is_empty() {
         tracing::error!("no orderers in the channel config; not receiving blocks");
-        return;
+        return Ok(());
     }
     let mut i = first;
     let mut backoff = Duration::from_millis(100);
     loop {
         if *shutdown.borrow() {
-            return;
+            return Ok(());
         }
         let endpoint = &orderers[i % orderers.len()];
         let before = committer.ledger().height();
@@ -35,10 +42,11 @@ pub async fn run(
             r = stream_from(&committer, &dialer, endpoint, max_block_bytes) => {
                 match r {
                     Ok(()) => tracing::info!(orderer = %endpoint, "deliver stream ended"),
+                    Err(e) if e.is_fatal() => return Err(e),
                     Err(e) => tracing::warn!(orderer = %endpoint, error = %e, "deliver stream failed; switching orderer"),
                 }
             }
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => return Ok(()),
         }
         if committer.ledger().height() > before {
             backoff = Duration::from_millis(100);
@@ -48,17 +56,52 @@ pub async fn run(
         i += 1;
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => return Ok(()),
         }
     }
 }
 
+/// Why a deliver stream ended.
 #[derive(Debug, thiserror::Error)]
-enum DeliverError {
-    #[error("{0}")]
-    Transport(String),
+pub enum DeliverError {
+    /// The orderer could not be dialed. Retried on the next orderer.
     #[error(transparent)]
-    Commit(#[from] CommitError),
+    Dial(#[from] crate::transport::TransportError),
+    /// The stream failed or the orderer refused it. Retried on the next
+    /// orderer.
+    #[error("deliver stream: {0}")]
+    Stream(#[source] tonic::Status),
+    /// The orderer sent a block that does not verify or does not extend the
+    /// chain. Retried on the next orderer.
+    #[error("block refused: {0}")]
+    Block(#[source] CommitError),
+    /// The ledger could not be written: fatal.
+    #[error(
+        "the ledger could not commit a block: {0}. The node stops: free disk space or \
+         restore the data directory (or remove it to rebuild the ledger from the ordering \
+         service), then start it again"
+    )]
+    Ledger(#[source] CommitError),
+    /// The commit task panicked: fatal (the ledger's one writer is gone).
+    #[error("the commit task failed: {0}. The node stops; start it again (the ledger is intact: a block is written in one batch)")]
+    CommitTask(#[source] tokio::task::JoinError),
+}
+
+impl DeliverError {
+    /// Whether delivery must stop: the failure is this node's, and another
+    /// orderer would not help.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, DeliverError::Ledger(_) | DeliverError::CommitTask(_))
+    }
+}
+
+impl From<CommitError> for DeliverError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Ledger(_) | CommitError::GenesisMismatch => DeliverError::Ledger(e),
+            CommitError::Block(_) => DeliverError::Block(e),
+        }
+    }
 }
 
 async fn stream_from(
@@ -67,27 +110,51 @@ async fn stream_from(
     endpoint: &str,
     max_block_bytes: usize,
 ) -> Result<(), DeliverError> {
-    let ch = dialer
-        .channel(endpoint)
-        .map_err(|e| DeliverError::Transport(e.to_string()))?;
+    let ch = dialer.channel(endpoint)?;
     let mut client = AtomicBroadcastClient::new(ch).max_decoding_message_size(max_block_bytes);
     let start = committer.ledger().height();
     let mut stream = client
         .deliver(DeliverRequest { start })
         .await
-        .map_err(|s| DeliverError::Transport(s.to_string()))?
+        .map_err(DeliverError::Stream)?
         .into_inner();
     while let Some(item) = stream
         .message()
         .await
-        .map_err(|s| DeliverError::Transport(s.to_string()))
+        .map_err(DeliverError::Stream)
         .transpose()
     {
         let block = item?;
         let c = committer.clone();
         tokio::task::spawn_blocking(move || c.commit(block))
             .await
-            .map_err(|e| DeliverError::Transport(format!("commit task failed: {e}")))??;
+            .map_err(DeliverError::CommitTask)??;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::LedgerError;
+
+    #[test]
+    fn a_ledger_failure_is_fatal_and_a_bad_block_or_stream_is_not() {
+        let ledger = DeliverError::from(CommitError::Ledger(LedgerError::Corrupt {
+            cf: "meta",
+            detail: "disk full".into(),
+        }));
+        assert!(ledger.is_fatal());
+        let m = ledger.to_string();
+        assert!(
+            m.contains("disk full") && m.contains("The node stops"),
+            "{m}"
+        );
+        assert!(DeliverError::from(CommitError::GenesisMismatch).is_fatal());
+        assert!(!DeliverError::Stream(tonic::Status::unavailable("gone")).is_fatal());
+        let bad = DeliverError::from(CommitError::Block(
+            crate::block::BlockError::DataHashMismatch(3),
+        ));
+        assert!(!bad.is_fatal());
+    }
 }

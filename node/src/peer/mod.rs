@@ -5,3 +5,4 @@ pub mod committer;
 pub mod deliver;
 
 pub use committer::{CommitError, Committer};
+pub use deliver::DeliverError;

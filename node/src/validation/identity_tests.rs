@@ -61,7 +61,7 @@ fn one_identity_counts_once_however_it_is_named() {
     let out_of = "OutOf(2, 'Org1MSP.member', 'Org1MSP.member', 'Org2MSP.member')";
     let or_and = "OR(AND('Org1MSP.peer', 'Org1MSP.peer'), 'Org2MSP.peer')";
     let and_p256 = "AND('Org3MSP.peer', 'Org3MSP.peer')";
-    let table: Vec<(&str, Vec<Named>, Code)> = vec![
+    let table: Vec<(&str, Vec<Named<'_>>, Code)> = vec![
         // One identity under two encodings, or the same bytes twice.
         (and_member, vec![canonical(p1), unknown_field(p1)], Fail),
         (and_member, vec![unknown_field(p1), canonical(p1)], Fail),
