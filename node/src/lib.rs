@@ -36,6 +36,7 @@ pub mod node;
 pub mod ordering;
 pub mod peer;
 pub mod policy;
+pub mod store_format;
 pub mod transport;
 pub mod validation;
 

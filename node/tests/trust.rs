@@ -50,10 +50,8 @@ fn ca_certs(t: &TestNet) -> Vec<Vec<u8>> {
     consort::identity::tls_roots(&config)
 }
 
-fn payload<T: serde::Serialize>(v: &T) -> RaftPayload {
-    RaftPayload {
-        data: bincode::serialize(v).unwrap(),
-    }
+fn payload<T: consort::ordering::codec::Codec>(v: &T) -> RaftPayload {
+    consort::ordering::codec::to_payload(v)
 }
 
 /// The three Raft calls a node claiming to be `node_id` at `term` would send.
@@ -248,7 +246,10 @@ async fn oversized_messages_are_refused_without_growing_the_node() {
     let started = Instant::now();
     let err = RaftClient::new(ch.clone())
         .max_encoding_message_size(usize::MAX)
-        .append_entries(RaftPayload { data: big.clone() })
+        .append_entries(RaftPayload {
+            data: big.clone(),
+            format: consort::ordering::codec::RAFT_WIRE_FORMAT,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err}");

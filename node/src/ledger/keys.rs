@@ -4,12 +4,21 @@
 //! |---|---|---|
 //! | `blocks` | block number, u64 big-endian | encoded `CommittedBlock` |
 //! | `state` | namespace, 0x00, key | version (block u64 BE, tx u64 BE), value |
-//! | `history` | namespace, 0x00, key, 0x00, block u64 BE, tx u64 BE | `HistoryRecord` (bincode) |
-//! | `txindex` | transaction ID | `TxRecord` (bincode) |
+//! | `history` | namespace, 0x00, key, 0x00, block u64 BE, tx u64 BE | `HistoryRecord` (protobuf) |
+//! | `txindex` | transaction ID | `TxRecord` (protobuf) |
 //! | `meta` | `height`, `last_hash` | u64 BE; 32-byte hash |
+//! | `default` | `format_version` | u32 BE, [`LEDGER_FORMAT`] |
+//!
+//! `HistoryRecord` and `TxRecord` are protobuf messages defined here by
+//! their field tags; a change to any of these layouts is a new
+//! [`LEDGER_FORMAT`].
 
 use consort_proto::Version;
-use serde::{Deserialize, Serialize};
+
+/// The ledger's storage format version, recorded when a ledger is created
+/// and checked at every open (see [`crate::store_format`]). Format 0 was
+/// the unversioned bincode layout.
+pub const LEDGER_FORMAT: u32 = 1;
 
 /// Column family names.
 pub const CF_BLOCKS: &str = "blocks";
@@ -79,33 +88,64 @@ pub fn decode_state_value(raw: &[u8]) -> Option<(Version, &[u8])> {
     Some((Version { block_num, tx_num }, &raw[16..]))
 }
 
-/// One change to a key, as kept in its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One change to a key, as kept in its history (a protobuf message).
+#[derive(Clone, PartialEq, Eq, prost::Message)]
 pub struct HistoryRecord {
     /// The transaction that made the change.
+    #[prost(string, tag = "1")]
     pub tx_id: String,
     /// Whether the key was deleted.
+    #[prost(bool, tag = "2")]
     pub is_delete: bool,
     /// The value written (empty for a delete).
+    #[prost(bytes = "vec", tag = "3")]
     pub value: Vec<u8>,
     /// The block's timestamp, ms since the epoch.
+    #[prost(int64, tag = "4")]
     pub timestamp_ms: i64,
 }
 
-/// Where a transaction is and how it validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a transaction is and how it validated (a protobuf message).
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
 pub struct TxRecord {
     /// Block number.
+    #[prost(uint64, tag = "1")]
     pub block: u64,
     /// Index inside the block.
+    #[prost(uint64, tag = "2")]
     pub tx_num: u64,
     /// `TxValidationCode` as i32.
+    #[prost(int32, tag = "3")]
     pub code: i32,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
+
+    #[test]
+    fn records_round_trip_and_keep_their_wire_layout() {
+        let h = HistoryRecord {
+            tx_id: "abc".into(),
+            is_delete: true,
+            value: vec![1, 2, 3],
+            timestamp_ms: -5,
+        };
+        let raw = h.encode_to_vec();
+        assert_eq!(HistoryRecord::decode(raw.as_slice()).unwrap(), h);
+        let t = TxRecord {
+            block: 7,
+            tx_num: 300,
+            code: 11,
+        };
+        let raw = t.encode_to_vec();
+        // Field 1 varint 7, field 2 varint 300, field 3 varint 11: a change
+        // here is a new LEDGER_FORMAT.
+        assert_eq!(raw, [0x08, 7, 0x10, 0xac, 0x02, 0x18, 11]);
+        assert_eq!(TxRecord::decode(raw.as_slice()).unwrap(), t);
+        assert!(TxRecord::decode(&[0xff][..]).is_err());
+    }
 
     #[test]
     fn state_keys_round_trip_and_sort_by_namespace() {

@@ -46,6 +46,9 @@ pub enum LedgerError {
         /// What was wrong.
         detail: String,
     },
+    /// The ledger on disk is in another storage format than this release reads.
+    #[error(transparent)]
+    Format(#[from] crate::store_format::FormatError),
     /// A block was committed out of order.
     #[error("cannot commit block {got}: ledger height is {height}")]
     OutOfOrder {
@@ -101,6 +104,16 @@ pub struct VersionedValue {
     pub value: Vec<u8>,
 }
 
+/// The ledger's format check: its version, record column families and what
+/// an operator does when it differs.
+const FORMAT: crate::store_format::FormatSpec<'static> = crate::store_format::FormatSpec {
+    store: "ledger",
+    expected: LEDGER_FORMAT,
+    column_families: &ALL_CFS,
+    remedy: "start the release that wrote this ledger, or move the ledger directory aside \
+             and restart the peer, which then rebuilds it from the ordering service",
+};
+
 /// A raw state entry: encoded key and encoded value.
 pub type RawEntry = (Vec<u8>, Vec<u8>);
 
@@ -128,6 +141,7 @@ impl Ledger {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err(LedgerOp::Open))?;
+        crate::store_format::check_or_stamp(&db, path, &FORMAT)?;
         let ledger = Ledger {
             db,
             height: AtomicU64::new(0),
@@ -241,7 +255,7 @@ impl Ledger {
         else {
             return Ok(None);
         };
-        bincode::deserialize(&raw)
+        TxRecord::decode(raw.as_slice())
             .map(Some)
             .map_err(|e| LedgerError::Corrupt {
                 cf: CF_TXINDEX,
@@ -283,8 +297,7 @@ impl Ledger {
                     suffix[8..].try_into().map_err(|_| corrupt("key".into()))?,
                 ),
             };
-            let rec: HistoryRecord =
-                bincode::deserialize(&v).map_err(|e| corrupt(e.to_string()))?;
+            let rec = HistoryRecord::decode(v.as_ref()).map_err(|e| corrupt(e.to_string()))?;
             out.push((version, rec));
         }
         Ok(out)
@@ -333,14 +346,10 @@ impl Ledger {
                 value: w.value.clone().unwrap_or_default(),
                 timestamp_ms: update.timestamp_ms,
             };
-            let encoded = bincode::serialize(&rec).map_err(|e| LedgerError::Corrupt {
-                cf: CF_HISTORY,
-                detail: e.to_string(),
-            })?;
             batch.put_cf(
                 self.cf(CF_HISTORY),
                 history_key(&w.namespace, &w.key, &version),
-                encoded,
+                rec.encode_to_vec(),
             );
         }
         let mut indexed = std::collections::HashSet::new();
@@ -353,11 +362,7 @@ impl Ledger {
                 tx_num: *tx_num,
                 code: *code as i32,
             };
-            let encoded = bincode::serialize(&rec).map_err(|e| LedgerError::Corrupt {
-                cf: CF_TXINDEX,
-                detail: e.to_string(),
-            })?;
-            batch.put_cf(self.cf(CF_TXINDEX), tx_id.as_bytes(), encoded);
+            batch.put_cf(self.cf(CF_TXINDEX), tx_id.as_bytes(), rec.encode_to_vec());
         }
         batch.put_cf(
             self.cf(CF_META),

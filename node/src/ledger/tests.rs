@@ -502,3 +502,51 @@ fn range_is_bounded_by_start_end_limit_and_namespace() {
     assert!(keys("e", "", usize::MAX).is_empty());
     assert!(keys("c", "b", usize::MAX).is_empty());
 }
+
+#[test]
+fn a_new_ledger_records_its_format_and_reopens() {
+    let dir = Dir::new();
+    {
+        let l = dir.open();
+        let raw = l.db.get(crate::store_format::FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(raw, LEDGER_FORMAT.to_be_bytes());
+    }
+    let l = dir.open();
+    assert_eq!(l.height(), 0);
+}
+
+#[test]
+fn a_ledger_of_another_format_is_refused_at_open() {
+    let dir = Dir::new();
+    {
+        let l = dir.open();
+        l.db.put(crate::store_format::FORMAT_KEY, 9u32.to_be_bytes())
+            .unwrap();
+    }
+    let e = Ledger::open(&dir.path).unwrap_err();
+    assert!(matches!(e, LedgerError::Format(_)), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("ledger"), "{msg}");
+    assert!(msg.contains("format 9"), "{msg}");
+    assert!(
+        msg.contains(&format!("reads format {LEDGER_FORMAT}")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("rebuilds it from the ordering service"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_unversioned_ledger_with_records_is_refused_as_format_0() {
+    let dir = Dir::new();
+    {
+        let l = dir.open();
+        l.db.delete(crate::store_format::FORMAT_KEY).unwrap();
+        l.db.put_cf(l.cf(CF_META), META_HEIGHT, 1u64.to_be_bytes())
+            .unwrap();
+    }
+    let msg = Ledger::open(&dir.path).unwrap_err().to_string();
+    assert!(msg.contains("format 0"), "{msg}");
+}

@@ -4,6 +4,7 @@
 //! extends the last applied one; [`service`] serves `Broadcast`, `Deliver`
 //! and the Raft RPCs.
 
+pub mod codec;
 pub mod cutter;
 pub mod network;
 pub mod service;

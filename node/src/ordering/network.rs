@@ -1,11 +1,12 @@
 //! Raft messages between orderers, carried by the `Raft` gRPC service over
-//! mutual TLS. Requests and results are openraft's own types, serialised
-//! with bincode.
+//! mutual TLS. Requests and results are openraft's own types, encoded as
+//! protobuf messages of [`super::codec::RAFT_WIRE_FORMAT`] by
+//! [`super::codec`].
 
+use super::codec::{self, Codec};
 use super::types::{NodeId, TypeConfig};
 use crate::transport::Dialer;
 use consort_proto::raft_client::RaftClient;
-use consort_proto::RaftPayload;
 use openraft::error::{
     InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
     Unreachable,
@@ -16,7 +17,6 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
-use serde::{de::DeserializeOwned, Serialize};
 use std::sync::Arc;
 use tonic::transport::Channel;
 
@@ -91,15 +91,16 @@ impl Connection {
         entries: usize,
     ) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
     where
-        Req: Serialize,
-        Resp: DeserializeOwned,
-        E: std::error::Error + DeserializeOwned,
+        Req: Codec,
+        Result<Resp, E>: Codec,
+        E: std::error::Error,
     {
         let Some(client) = self.client.as_mut() else {
             let msg = self.error.clone().unwrap_or_default();
             return Err(RPCError::Unreachable(Unreachable::new(&Msg(msg))));
         };
-        let data = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let payload = codec::to_payload(req);
+        let data = &payload.data;
         if data.len() > self.max_message_bytes {
             // openraft sends fewer entries when told the payload is too large.
             if entries > 1 {
@@ -113,7 +114,6 @@ impl Connection {
                 self.max_message_bytes
             )))));
         }
-        let payload = RaftPayload { data };
         let reply = match rpc {
             Rpc::Append => client.append_entries(payload).await,
             Rpc::Vote => client.vote(payload).await,
@@ -121,8 +121,9 @@ impl Connection {
         };
         let reply =
             reply.map_err(|s| RPCError::Unreachable(Unreachable::new(&Msg(s.to_string()))))?;
-        let result: Result<Resp, E> = bincode::deserialize(&reply.into_inner().data)
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let result: Result<Resp, E> =
+            codec::from_payload(&reply.into_inner(), self.max_message_bytes)
+                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }

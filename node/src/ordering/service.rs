@@ -1,6 +1,7 @@
 //! The orderer's gRPC services: `AtomicBroadcast` (Broadcast, Deliver) and
 //! `Raft` (messages between orderers).
 
+use super::codec::{self, Codec, CodecError};
 use super::cutter::Submission;
 use super::store::{ChainTip, OrdererDb};
 use super::types::{NodeId, Raft};
@@ -293,20 +294,18 @@ pub struct RaftRpc {
     max_message_bytes: usize,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(p: &RaftPayload, limit: usize) -> Result<T, Status> {
-    use bincode::Options;
-    bincode::options()
-        .with_fixint_encoding()
-        .allow_trailing_bytes()
-        .with_limit(limit as u64)
-        .deserialize(&p.data)
-        .map_err(|e| Status::invalid_argument(format!("bad Raft message: {e}")))
+/// Decodes a Raft request of at most `limit` bytes. Another format is
+/// `FAILED_PRECONDITION` (an orderer of another release), anything else
+/// that does not decode `INVALID_ARGUMENT`.
+fn decode<T: Codec>(p: &RaftPayload, limit: usize) -> Result<T, Status> {
+    codec::from_payload(p, limit).map_err(|e| match e {
+        CodecError::Format { .. } => Status::failed_precondition(e.to_string()),
+        _ => Status::invalid_argument(format!("bad Raft message: {e}")),
+    })
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<Response<RaftPayload>, Status> {
-    bincode::serialize(v)
-        .map(|data| Response::new(RaftPayload { data }))
-        .map_err(|e| Status::internal(e.to_string()))
+fn encode<T: Codec>(v: &T) -> Result<Response<RaftPayload>, Status> {
+    Ok(Response::new(codec::to_payload(v)))
 }
 
 /// The Raft node ID the calling orderer holds.

@@ -3,18 +3,26 @@
 //!
 //! | column family | key | value |
 //! |---|---|---|
-//! | `raft_log` | log index, u64 BE | `Entry` (bincode) |
-//! | `raft_meta` | `vote`, `committed`, `last_purged` | bincode |
+//! | `raft_log` | log index, u64 BE | `pb::Entry` |
+//! | `raft_meta` | `vote` | `pb::Vote` |
+//! | `raft_meta` | `committed` | `pb::OptionalLogId` |
+//! | `raft_meta` | `last_purged` | `pb::LogId` |
 //! | `sm_blocks` | block number, u64 BE | encoded `Block` |
-//! | `sm_meta` | `meta` (last applied log ID and membership), `snapshot` | bincode |
+//! | `sm_meta` | `meta` (last applied log ID and membership) | `pb::SmMeta` |
+//! | `sm_meta` | `snapshot` (the last one built or installed) | `pb::StoredSnapshot` |
+//! | `default` | `format_version` | u32 BE, [`ORDERER_FORMAT`] |
 //!
-//! Appends, votes and applied blocks are synced writes.
+//! The `pb` messages are protobuf ([`super::codec::pb`]); a snapshot's
+//! data is a `pb::SnapshotData`. Appends, votes and applied blocks are
+//! synced writes.
 // openraft's StorageError is large by design; the storage traits return it.
 #![allow(clippy::result_large_err)]
 
+use super::codec::{self, pb, Codec, CodecError};
 use super::types::{ApplyOutcome, NodeId, RaftBlock, TypeConfig};
 use crate::block::{self, Hash};
 use crate::identity::Msp;
+use crate::store_format::{self, FormatError, FormatSpec};
 use consort_proto::Block;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
@@ -26,7 +34,6 @@ use prost::Message;
 use rocksdb::{
     ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
 };
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt::Debug;
 use std::io::Cursor;
 use std::ops::{Bound, RangeBounds};
@@ -38,6 +45,31 @@ const CF_LOG: &str = "raft_log";
 const CF_RAFT_META: &str = "raft_meta";
 const CF_BLOCKS: &str = "sm_blocks";
 const CF_SM_META: &str = "sm_meta";
+
+/// The orderer store's format version, recorded when the store is created
+/// and checked at every open (see [`crate::store_format`]). Format 0 was the
+/// unversioned bincode layout.
+pub const ORDERER_FORMAT: u32 = 1;
+
+const FORMAT: FormatSpec<'static> = FormatSpec {
+    store: "orderer store",
+    expected: ORDERER_FORMAT,
+    column_families: &[CF_LOG, CF_RAFT_META, CF_BLOCKS, CF_SM_META],
+    remedy: "start the release that wrote this store, or move the orderer directory aside \
+             and restart this one orderer (no other at the same time), which then catches \
+             up from the other orderers",
+};
+
+/// Why the orderer database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// RocksDB could not open it.
+    #[error("{0}")]
+    Db(#[from] rocksdb::Error),
+    /// It is in another storage format than this release reads.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+}
 
 type SErr = StorageError<NodeId>;
 
@@ -60,8 +92,8 @@ pub struct OrdererDb {
 }
 
 impl OrdererDb {
-    /// Opens (or creates) the database.
-    pub fn open(path: &Path) -> Result<Self, rocksdb::Error> {
+    /// Opens (or creates) the database, refusing one of another format.
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -69,6 +101,7 @@ impl OrdererDb {
             .into_iter()
             .map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        store_format::check_or_stamp(&db, path, &FORMAT)?;
         Ok(OrdererDb { db: Arc::new(db) })
     }
 
@@ -79,16 +112,16 @@ impl OrdererDb {
             .expect("column family created at open")
     }
 
-    fn get<T: DeserializeOwned>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, String> {
+    fn get<T: Codec>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, String> {
         match self
             .db
             .get_cf(self.cf(cf), key)
             .map_err(|e| e.to_string())?
         {
             None => Ok(None),
-            Some(raw) => bincode::deserialize(&raw)
+            Some(raw) => codec::decode(&raw)
                 .map(Some)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| format!("{cf}/{}: {e}", String::from_utf8_lossy(key))),
         }
     }
 
@@ -113,10 +146,6 @@ impl OrdererDb {
     }
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
-    bincode::serialize(v).map_err(|e| e.to_string())
-}
-
 /// The Raft log and vote.
 #[derive(Debug, Clone)]
 pub struct LogStore {
@@ -127,6 +156,22 @@ impl LogStore {
     /// A log store over `db`.
     pub fn new(db: OrdererDb) -> Self {
         LogStore { db }
+    }
+
+    /// Writes `entries` to the log in one synced batch.
+    fn write_entries(
+        &self,
+        entries: impl IntoIterator<Item = Entry<TypeConfig>>,
+    ) -> Result<(), rocksdb::Error> {
+        let mut batch = WriteBatch::default();
+        for entry in entries {
+            batch.put_cf(
+                self.db.cf(CF_LOG),
+                entry.log_id.index.to_be_bytes(),
+                codec::encode(&entry),
+            );
+        }
+        self.db.synced(batch)
     }
 
     fn last_purged(&self) -> Result<Option<LogId<NodeId>>, SErr> {
@@ -160,8 +205,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             if !range.contains(&idx) {
                 break;
             }
-            let entry: Entry<TypeConfig> = bincode::deserialize(&v)
-                .map_err(|e| msg_err(ErrorSubject::Logs, ErrorVerb::Read, e.to_string()))?;
+            let entry: Entry<TypeConfig> = codec::decode(&v).map_err(|e| {
+                msg_err(ErrorSubject::LogIndex(idx), ErrorVerb::Read, e.to_string())
+            })?;
             out.push(entry);
         }
         Ok(out)
@@ -181,7 +227,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             None => last_purged,
             Some(item) => {
                 let (_, v) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
-                let entry: Entry<TypeConfig> = bincode::deserialize(&v)
+                let entry: Entry<TypeConfig> = codec::decode(&v)
                     .map_err(|e| msg_err(ErrorSubject::Logs, ErrorVerb::Read, e.to_string()))?;
                 Some(entry.log_id)
             }
@@ -198,8 +244,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), SErr> {
         let mut batch = WriteBatch::default();
-        let v = encode(vote).map_err(|e| msg_err(ErrorSubject::Vote, ErrorVerb::Write, e))?;
-        batch.put_cf(self.db.cf(CF_RAFT_META), b"vote", v);
+        batch.put_cf(self.db.cf(CF_RAFT_META), b"vote", codec::encode(vote));
         self.db
             .synced(batch)
             .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, e))
@@ -212,11 +257,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), SErr> {
-        let v =
-            encode(&committed).map_err(|e| msg_err(ErrorSubject::Store, ErrorVerb::Write, e))?;
         self.db
             .db
-            .put_cf(self.db.cf(CF_RAFT_META), b"committed", v)
+            .put_cf(
+                self.db.cf(CF_RAFT_META),
+                b"committed",
+                codec::encode(&committed),
+            )
             .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Write, e))
     }
 
@@ -233,12 +280,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = WriteBatch::default();
-        for entry in entries {
-            let v = encode(&entry).map_err(|e| msg_err(ErrorSubject::Logs, ErrorVerb::Write, e))?;
-            batch.put_cf(self.db.cf(CF_LOG), entry.log_id.index.to_be_bytes(), v);
-        }
-        let result = self.db.synced(batch);
+        let result = self.write_entries(entries);
         let io = result
             .as_ref()
             .map(|_| ())
@@ -262,9 +304,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), SErr> {
         let mut batch = WriteBatch::default();
-        let v =
-            encode(&Some(log_id)).map_err(|e| msg_err(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
-        batch.put_cf(self.db.cf(CF_RAFT_META), b"last_purged", v);
+        batch.put_cf(
+            self.db.cf(CF_RAFT_META),
+            b"last_purged",
+            codec::encode(&log_id),
+        );
         batch.delete_range_cf(
             self.db.cf(CF_LOG),
             0u64.to_be_bytes(),
@@ -285,17 +329,80 @@ pub struct ChainTip {
     pub last_hash: Hash,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct SmMeta {
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, BasicNode>,
 }
 
+impl Codec for SmMeta {
+    type Message = pb::SmMeta;
+
+    fn to_message(&self) -> pb::SmMeta {
+        pb::SmMeta {
+            last_applied: self.last_applied.as_ref().map(Codec::to_message),
+            membership: Some(self.membership.to_message()),
+        }
+    }
+
+    fn from_message(m: pb::SmMeta) -> Result<Self, CodecError> {
+        Ok(SmMeta {
+            last_applied: m.last_applied.map(LogId::from_message).transpose()?,
+            membership: StoredMembership::from_message(
+                m.membership.ok_or(CodecError::Missing("membership"))?,
+            )?,
+        })
+    }
+}
+
 /// A snapshot's content: every block plus the Raft metadata.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq)]
 struct SnapshotData {
     meta: SmMeta,
     blocks: Vec<Vec<u8>>,
+}
+
+impl Codec for SnapshotData {
+    type Message = pb::SnapshotData;
+
+    fn to_message(&self) -> pb::SnapshotData {
+        pb::SnapshotData {
+            meta: Some(self.meta.to_message()),
+            blocks: self.blocks.clone(),
+        }
+    }
+
+    fn from_message(m: pb::SnapshotData) -> Result<Self, CodecError> {
+        Ok(SnapshotData {
+            meta: SmMeta::from_message(m.meta.ok_or(CodecError::Missing("meta"))?)?,
+            blocks: m.blocks,
+        })
+    }
+}
+
+/// The last snapshot built or installed: its metadata and encoded data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<NodeId, BasicNode>,
+    data: Vec<u8>,
+}
+
+impl Codec for StoredSnapshot {
+    type Message = pb::StoredSnapshot;
+
+    fn to_message(&self) -> pb::StoredSnapshot {
+        pb::StoredSnapshot {
+            meta: Some(self.meta.to_message()),
+            data: self.data.clone(),
+        }
+    }
+
+    fn from_message(m: pb::StoredSnapshot) -> Result<Self, CodecError> {
+        Ok(StoredSnapshot {
+            meta: SnapshotMeta::from_message(m.meta.ok_or(CodecError::Missing("meta"))?)?,
+            data: m.data,
+        })
+    }
 }
 
 /// The state machine: applies Raft-committed blocks to the orderer's block
@@ -311,7 +418,6 @@ pub struct BlockMachine {
     meta: SmMeta,
     tip: ChainTip,
     tip_tx: Arc<watch::Sender<ChainTip>>,
-    snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
 }
 
 impl BlockMachine {
@@ -334,7 +440,6 @@ impl BlockMachine {
         }
         let tip = Self::read_tip(&db)?;
         let (tip_tx, _) = watch::channel(tip);
-        let snapshot = db.get(CF_SM_META, b"snapshot")?;
         Ok(BlockMachine {
             db,
             channel_id: channel_id.to_string(),
@@ -343,7 +448,6 @@ impl BlockMachine {
             meta,
             tip,
             tip_tx: Arc::new(tip_tx),
-            snapshot,
         })
     }
 
@@ -431,11 +535,10 @@ impl RaftSnapshotBuilder<TypeConfig> for BlockMachine {
             let (_, v) = item.map_err(|e| serr(e.to_string()))?;
             blocks.push(v.to_vec());
         }
-        let data = encode(&SnapshotData {
+        let data = codec::encode(&SnapshotData {
             meta: self.meta.clone(),
             blocks,
-        })
-        .map_err(serr)?;
+        });
         let last = self.meta.last_applied;
         let meta = SnapshotMeta {
             last_log_id: last,
@@ -446,12 +549,14 @@ impl RaftSnapshotBuilder<TypeConfig> for BlockMachine {
                 last.map(|l| l.index).unwrap_or(0)
             ),
         };
-        let stored = encode(&Some((meta.clone(), data.clone()))).map_err(serr)?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: data.clone(),
+        };
         self.db
             .db
-            .put_cf(self.db.cf(CF_SM_META), b"snapshot", stored)
+            .put_cf(self.db.cf(CF_SM_META), b"snapshot", codec::encode(&stored))
             .map_err(|e| serr(e.to_string()))?;
-        self.snapshot = Some((meta.clone(), data.clone()));
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -507,9 +612,7 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
                 }
             }
         }
-        let meta = encode(&self.meta)
-            .map_err(|e| msg_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
-        batch.put_cf(self.db.cf(CF_SM_META), b"meta", meta);
+        batch.put_cf(self.db.cf(CF_SM_META), b"meta", codec::encode(&self.meta));
         self.db
             .synced(batch)
             .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
@@ -535,7 +638,8 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
     ) -> Result<(), SErr> {
         let serr = |e: String| msg_err(ErrorSubject::StateMachine, ErrorVerb::Write, e);
         let bytes = snapshot.into_inner();
-        let data: SnapshotData = bincode::deserialize(&bytes).map_err(|e| serr(e.to_string()))?;
+        let data: SnapshotData = codec::decode(&bytes)
+            .map_err(|e| serr(format!("refused snapshot: it does not decode: {e}")))?;
         let tip = self.verify_snapshot(&data).map_err(|e| {
             tracing::error!(error = %e, "refused a snapshot");
             serr(format!("refused snapshot: {e}"))
@@ -553,159 +657,32 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
         };
-        batch.put_cf(
-            self.db.cf(CF_SM_META),
-            b"meta",
-            encode(&self.meta).map_err(serr)?,
-        );
-        batch.put_cf(
-            self.db.cf(CF_SM_META),
-            b"snapshot",
-            encode(&Some((meta.clone(), bytes.clone()))).map_err(serr)?,
-        );
+        batch.put_cf(self.db.cf(CF_SM_META), b"meta", codec::encode(&self.meta));
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: bytes,
+        };
+        batch.put_cf(self.db.cf(CF_SM_META), b"snapshot", codec::encode(&stored));
         self.db.synced(batch).map_err(|e| serr(e.to_string()))?;
-        self.snapshot = Some((meta.clone(), bytes));
         self.tip = tip;
         self.tip_tx.send_replace(self.tip);
         Ok(())
     }
 
+    /// Read from the database, where both the snapshot builder (a clone of
+    /// this machine) and `install_snapshot` put it.
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, SErr> {
-        Ok(self.snapshot.as_ref().map(|(meta, data)| Snapshot {
-            meta: meta.clone(),
-            snapshot: Box::new(Cursor::new(data.clone())),
+        let stored: Option<StoredSnapshot> = self
+            .db
+            .get(CF_SM_META, b"snapshot")
+            .map_err(|e| msg_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?;
+        Ok(stored.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
         }))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::ca::KeyKind;
-    use crate::identity::{Role, SigningIdentity};
-    use crate::testkit::{self, block_after, Consortium};
-    use consort_proto::ChannelConfig;
-    use openraft::CommittedLeaderId;
-
-    const CH: &str = "testchannel";
-
-    fn machine(c: &Consortium) -> (tempfile::TempDir, BlockMachine, Block) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = OrdererDb::open(&dir.path().join("orderer")).unwrap();
-        let genesis = block::genesis(&c.config);
-        let sm = BlockMachine::open(db, &genesis, CH, c.msp.clone()).unwrap();
-        (dir, sm, genesis)
-    }
-
-    fn entry(index: u64, b: &Block) -> Entry<TypeConfig> {
-        Entry {
-            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(RaftBlock(b.encode_to_vec())),
-        }
-    }
-
-    fn rogue(c: &Consortium) -> Arc<SigningIdentity> {
-        testkit::identity(
-            &c.orgs[0].ca,
-            "orderer9.org1",
-            Role::Orderer,
-            KeyKind::Ed25519,
-        )
-    }
-
-    #[tokio::test]
-    async fn applies_only_blocks_signed_by_a_configured_orderer() {
-        let c = Consortium::new(3);
-        let (_dir, mut sm, genesis) = machine(&c);
-        let forged = block_after(CH, 1, &genesis, vec![b"tx".to_vec()], Some(&rogue(&c)));
-        let good = block_after(
-            CH,
-            1,
-            &genesis,
-            vec![b"tx".to_vec()],
-            Some(&c.orgs[1].orderer),
-        );
-        let out = sm
-            .apply(vec![entry(1, &forged), entry(2, &good)])
-            .await
-            .unwrap();
-        match &out[0] {
-            ApplyOutcome::Rejected(reason) => {
-                assert!(
-                    reason.contains("not one of the channel's orderers"),
-                    "{reason}"
-                )
-            }
-            other => panic!("expected Rejected, got {other:?}"),
-        }
-        assert_eq!(out[1], ApplyOutcome::Accepted(1));
-        assert_eq!(sm.db().block(1).unwrap(), Some(good));
-        assert_eq!(sm.tip_watch().borrow().height, 2);
-    }
-
-    fn snapshot_of(blocks: &[&Block]) -> Box<Cursor<Vec<u8>>> {
-        let data = SnapshotData {
-            meta: SmMeta::default(),
-            blocks: blocks.iter().map(|b| b.encode_to_vec()).collect(),
-        };
-        Box::new(Cursor::new(bincode::serialize(&data).unwrap()))
-    }
-
-    fn meta(index: u64) -> SnapshotMeta<NodeId, BasicNode> {
-        SnapshotMeta {
-            last_log_id: Some(LogId::new(CommittedLeaderId::new(1, 1), index)),
-            last_membership: StoredMembership::default(),
-            snapshot_id: format!("1-{index}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_snapshot_is_verified_before_it_replaces_the_store() {
-        let c = Consortium::new(3);
-        let (_dir, mut sm, genesis) = machine(&c);
-        let b1 = block_after(
-            CH,
-            1,
-            &genesis,
-            vec![b"one".to_vec()],
-            Some(&c.orgs[0].orderer),
-        );
-        sm.apply(vec![entry(1, &b1)]).await.unwrap();
-
-        let other_genesis = block::genesis(&ChannelConfig {
-            channel_id: CH.into(),
-            ..Default::default()
-        });
-        let forged = block_after(CH, 2, &b1, vec![b"evil".to_vec()], Some(&rogue(&c)));
-        let unlinked = block_after(
-            CH,
-            2,
-            &genesis,
-            vec![b"x".to_vec()],
-            Some(&c.orgs[0].orderer),
-        );
-        let refused = [
-            snapshot_of(&[]),
-            snapshot_of(&[&other_genesis, &b1]),
-            snapshot_of(&[&genesis, &b1, &forged]),
-            snapshot_of(&[&genesis, &b1, &unlinked]),
-            Box::new(Cursor::new(b"not a snapshot".to_vec())),
-        ];
-        for snap in refused {
-            assert!(sm.install_snapshot(&meta(9), snap).await.is_err());
-            // Nothing was replaced.
-            assert_eq!(sm.db().block(1).unwrap(), Some(b1.clone()));
-            assert!(sm.db().block(2).unwrap().is_none());
-            assert_eq!(sm.tip_watch().borrow().height, 2);
-        }
-
-        let b2 = block_after(CH, 2, &b1, vec![b"two".to_vec()], Some(&c.orgs[2].orderer));
-        sm.install_snapshot(&meta(3), snapshot_of(&[&genesis, &b1, &b2]))
-            .await
-            .unwrap();
-        assert_eq!(sm.db().block(2).unwrap(), Some(b2.clone()));
-        let tip = *sm.tip_watch().borrow();
-        assert_eq!(tip.height, 3);
-        assert_eq!(tip.last_hash, block::block_hash(&b2));
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;
