@@ -45,9 +45,33 @@ pub enum NodeError {
         /// What is wrong.
         reason: String,
     },
-    /// The node's own identity is unusable or not a channel member.
-    #[error("node identity: {0}")]
-    Identity(String),
+    /// A certificate and key of the node could not be loaded.
+    #[error("node identity ({which}): {source}")]
+    LoadIdentity {
+        /// Which identity: "signing", "TLS", "orderer signing".
+        which: &'static str,
+        /// Why.
+        source: crate::identity::SignerError,
+    },
+    /// The node's identity is not a member of the channel.
+    #[error("node identity ({which}) is not a channel member: {source}")]
+    NotMember {
+        /// Which identity.
+        which: &'static str,
+        /// Why the channel's MSP refuses it.
+        source: crate::identity::MspError,
+    },
+    /// The orderer identity carries another role.
+    #[error("orderer_cert carries role {0}, not orderer")]
+    NotAnOrderer(crate::identity::Role),
+    /// This orderer's config disagrees with the channel's consenter set.
+    #[error("orderer {id}: {problem}")]
+    Consenter {
+        /// The Raft ID in the node config.
+        id: u64,
+        /// What disagrees.
+        problem: ConsenterMismatch,
+    },
     /// A chaincode's endorsement policy does not parse.
     #[error("chaincode '{name}': bad endorsement policy: {reason}")]
     Policy {
@@ -138,6 +162,28 @@ pub fn definitions_at(
 /// the server's SETTINGS; further streams are refused by HTTP/2 itself).
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
 
+/// How an orderer's config disagrees with the channel's consenter set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsenterMismatch {
+    /// No orderer of this ID.
+    #[error("not in the channel config")]
+    Unknown,
+    /// The ID belongs to another org.
+    #[error("belongs to {config} in the channel config, not {node}")]
+    OtherOrg {
+        /// The org in the channel config.
+        config: String,
+        /// The node's org.
+        node: String,
+    },
+    /// The signing certificate differs.
+    #[error("the channel config binds it to another signing certificate than this node's")]
+    SigningCert,
+    /// The TLS certificate differs.
+    #[error("the channel config binds it to another TLS certificate than this node's")]
+    TlsCert,
+}
+
 /// Checks that this orderer's identities are the ones the channel config
 /// binds to its Raft ID, so a misconfigured node says so at start instead
 /// of being refused by every other orderer.
@@ -148,24 +194,21 @@ fn check_consenter(
     dialer: &Dialer,
 ) -> Result<(), NodeError> {
     let id = cfg.orderer_id.unwrap_or(0);
-    let me = consenters.get(id).ok_or_else(|| {
-        NodeError::Identity(format!("orderer id {id} is not in the channel config"))
-    })?;
+    let mismatch = |problem| NodeError::Consenter { id, problem };
+    let me = consenters
+        .get(id)
+        .ok_or_else(|| mismatch(ConsenterMismatch::Unknown))?;
     if me.msp_id != cfg.msp_id {
-        return Err(NodeError::Identity(format!(
-            "orderer {id} belongs to {} in the channel config, not {}",
-            me.msp_id, cfg.msp_id
-        )));
+        return Err(mismatch(ConsenterMismatch::OtherOrg {
+            config: me.msp_id.clone(),
+            node: cfg.msp_id.clone(),
+        }));
     }
     if me.signing_cert != cert_hash(signer.cert_der()) {
-        return Err(NodeError::Identity(format!(
-            "the channel config binds orderer {id} to another signing certificate than this node's"
-        )));
+        return Err(mismatch(ConsenterMismatch::SigningCert));
     }
     if me.tls_cert != cert_hash(dialer.identity().cert_der()) {
-        return Err(NodeError::Identity(format!(
-            "the channel config binds orderer {id} to another TLS certificate than this node's"
-        )));
+        return Err(mismatch(ConsenterMismatch::TlsCert));
     }
     Ok(())
 }
@@ -182,47 +225,61 @@ pub async fn run(
     })?;
     let msp = Arc::new(Msp::from_config(&config));
     let signer = Arc::new(
-        SigningIdentity::load(&cfg.msp_id, &cfg.cert, &cfg.key)
-            .map_err(|e| NodeError::Identity(e.to_string()))?,
+        SigningIdentity::load(&cfg.msp_id, &cfg.cert, &cfg.key).map_err(|source| {
+            NodeError::LoadIdentity {
+                which: "signing",
+                source,
+            }
+        })?,
     );
     let me = msp
         .validate(signer.serialized())
-        .map_err(|e| NodeError::Identity(e.to_string()))?;
+        .map_err(|source| NodeError::NotMember {
+            which: "signing",
+            source,
+        })?;
     tracing::info!(node = %cfg.name, msp = %me.msp_id, role = %me.role, channel = %config.channel_id, "starting");
     let tls_roots = crate::identity::tls_roots(&config);
     let load_tls = |(cert, key): (&Path, &Path)| {
         SigningIdentity::load(&cfg.msp_id, cert, key)
             .map(Arc::new)
-            .map_err(|e| NodeError::Identity(format!("TLS identity: {e}")))
+            .map_err(|source| NodeError::LoadIdentity {
+                which: "TLS",
+                source,
+            })
     };
     let tls_identity = load_tls(cfg.tls_files())?;
     let dialer = Arc::new(Dialer::new(tls_identity.clone(), tls_roots.clone()));
     // A node running both roles orders and signs blocks as its own orderer
     // identity, and presents the orderer's TLS certificate to other orderers.
-    let (orderer_signer, orderer_dialer) = match (&cfg.orderer_cert, &cfg.orderer_key) {
-        (Some(cert), Some(key)) if cfg.has(NodeRole::Orderer) => {
-            let id = Arc::new(
-                SigningIdentity::load(&cfg.msp_id, cert, key)
-                    .map_err(|e| NodeError::Identity(e.to_string()))?,
-            );
-            let role = msp
-                .validate(id.serialized())
-                .map_err(|e| NodeError::Identity(e.to_string()))?
-                .role;
-            if role != crate::identity::Role::Orderer {
-                return Err(NodeError::Identity(format!(
-                    "orderer_cert carries role {role}, not orderer"
-                )));
+    let (orderer_signer, orderer_dialer) =
+        match (&cfg.orderer_cert, &cfg.orderer_key) {
+            (Some(cert), Some(key)) if cfg.has(NodeRole::Orderer) => {
+                let id = Arc::new(SigningIdentity::load(&cfg.msp_id, cert, key).map_err(
+                    |source| NodeError::LoadIdentity {
+                        which: "orderer signing",
+                        source,
+                    },
+                )?);
+                let role = msp
+                    .validate(id.serialized())
+                    .map_err(|source| NodeError::NotMember {
+                        which: "orderer signing",
+                        source,
+                    })?
+                    .role;
+                if role != crate::identity::Role::Orderer {
+                    return Err(NodeError::NotAnOrderer(role));
+                }
+                let tls = match cfg.orderer_tls_files() {
+                    Some(files) => load_tls(files)?,
+                    None => id.clone(),
+                };
+                let d = Arc::new(Dialer::new(tls, tls_roots.clone()));
+                (id, d)
             }
-            let tls = match cfg.orderer_tls_files() {
-                Some(files) => load_tls(files)?,
-                None => id.clone(),
-            };
-            let d = Arc::new(Dialer::new(tls, tls_roots.clone()));
-            (id, d)
-        }
-        _ => (signer.clone(), dialer.clone()),
-    };
+            _ => (signer.clone(), dialer.clone()),
+        };
     if cfg.has(NodeRole::Orderer) {
         check_consenter(&cfg, &consenters, &orderer_signer, &orderer_dialer)?;
     }
@@ -377,10 +434,12 @@ pub async fn health(cfg: &NodeConfig) -> Result<String, NodeError> {
     use consort_proto::gateway_client::GatewayClient;
     let (_, config) = load_genesis(&cfg.genesis)?;
     let (cert, key) = cfg.tls_files();
-    let tls_identity = Arc::new(
-        SigningIdentity::load(&cfg.msp_id, cert, key)
-            .map_err(|e| NodeError::Identity(format!("TLS identity: {e}")))?,
-    );
+    let tls_identity = Arc::new(SigningIdentity::load(&cfg.msp_id, cert, key).map_err(
+        |source| NodeError::LoadIdentity {
+            which: "TLS",
+            source,
+        },
+    )?);
     let port = cfg.listen.rsplit(':').next().unwrap_or_default();
     let endpoint = format!("127.0.0.1:{port}");
     let dialer = Dialer::new(tls_identity, crate::identity::tls_roots(&config));
