@@ -17,7 +17,15 @@ pub enum ChaincodeError {
         /// What is wrong with the arguments.
         reason: String,
     },
-    /// The peer could not read or write world state.
+    /// The chaincode asked the stub for something no stub can do: an empty
+    /// key or one holding 0x00, a malformed composite key, a range bound or
+    /// page size no query can have, a bookmark no query returned, an empty
+    /// event name. A mistake in the chaincode or in what its client passed,
+    /// not a failure of the peer.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The peer could not read or write world state, or lost the stream to
+    /// the chaincode: a failure of the peer, not of the chaincode.
     #[error("state access failed: {0}")]
     State(String),
     /// Another chaincode could not be called: it is not defined on the
@@ -32,10 +40,35 @@ pub enum ChaincodeError {
     },
 }
 
+/// The response status of a failed invocation whose fault lies with the
+/// chaincode or its caller.
+pub const STATUS_BAD_REQUEST: i32 = 400;
+/// The response status of a failed invocation whose fault lies with the peer.
+pub const STATUS_INTERNAL: i32 = 500;
+
 impl ChaincodeError {
     /// Builds a [`ChaincodeError::Business`] error from a message.
     pub fn business(msg: impl Into<String>) -> Self {
         Self::Business(msg.into())
+    }
+
+    /// Builds a [`ChaincodeError::BadRequest`] error from a message.
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        Self::BadRequest(msg.into())
+    }
+
+    /// The response status a peer returns for this error: 500
+    /// ([`STATUS_INTERNAL`]) for [`ChaincodeError::State`], the peer's own
+    /// failure; 400 ([`STATUS_BAD_REQUEST`]) for every other variant.
+    pub fn status(&self) -> i32 {
+        match self {
+            Self::State(_) => STATUS_INTERNAL,
+            Self::Business(_)
+            | Self::UnknownFunction(_)
+            | Self::InvalidArgs { .. }
+            | Self::BadRequest(_)
+            | Self::Call { .. } => STATUS_BAD_REQUEST,
+        }
     }
 }
 
@@ -63,6 +96,10 @@ mod tests {
             "state access failed: disk"
         );
         assert_eq!(
+            ChaincodeError::bad_request("empty key").to_string(),
+            "bad request: empty key"
+        );
+        assert_eq!(
             ChaincodeError::Call {
                 chaincode: "bank".into(),
                 reason: "not defined on the channel".into(),
@@ -70,5 +107,25 @@ mod tests {
             .to_string(),
             "cannot call chaincode 'bank': not defined on the channel"
         );
+    }
+
+    #[test]
+    fn only_state_failures_are_the_peers_fault() {
+        assert_eq!(ChaincodeError::State("disk".into()).status(), 500);
+        for author_or_client in [
+            ChaincodeError::business("no"),
+            ChaincodeError::bad_request("empty key"),
+            ChaincodeError::UnknownFunction("fly".into()),
+            ChaincodeError::InvalidArgs {
+                function: "f".into(),
+                reason: "r".into(),
+            },
+            ChaincodeError::Call {
+                chaincode: "c".into(),
+                reason: "r".into(),
+            },
+        ] {
+            assert_eq!(author_or_client.status(), 400, "{author_or_client}");
+        }
     }
 }

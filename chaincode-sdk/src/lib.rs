@@ -7,7 +7,8 @@
 //! state: point reads and writes, range and composite-key queries with
 //! pagination, key history, transient data and events. [`query`] holds the
 //! semantics of ranges, pages, bookmarks and composite keys that every stub
-//! shares. [`Router`] dispatches to functions with typed arguments and
+//! shares, and [`calls`] the rules of calls between chaincodes (frames,
+//! write layers, depth, system namespaces, events). [`Router`] dispatches to functions with typed arguments and
 //! results. [`MockStub`] runs a chaincode in memory for unit tests, and
 //! [`samples`] holds complete examples; `README.md` is the author's guide.
 //! With the `server` feature, `serve` runs a chaincode as an external
@@ -52,6 +53,7 @@
 
 #![warn(missing_docs)]
 
+pub mod calls;
 pub mod error;
 pub mod mock;
 pub mod query;
@@ -71,7 +73,7 @@ pub use query::{
 pub use router::Router;
 #[cfg(feature = "server")]
 pub use server::{serve, serve_blocking, serve_on, serve_with_shutdown, ServeConfig, ServeError};
-pub use stub::{ChaincodeStub, Creator};
+pub use stub::{ChaincodeStub, Creator, JsonState};
 
 /// The examples of `README.md`, compiled and run as doctests.
 #[cfg(doctest)]

@@ -6,9 +6,10 @@ mod tx;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::calls::{Invocation, Transaction};
 use crate::query::KeyModification;
 use crate::{Chaincode, ChaincodeError, Creator};
-use tx::{Namespace, Registered, TxContext, TxStub, World};
+use tx::{MockWorld, Namespace, Registered};
 
 /// The namespace of the chaincode passed to [`MockStub::invoke`]; no
 /// registered chaincode can have this name.
@@ -20,8 +21,8 @@ const OWN: &str = "";
 /// Each invocation runs against a transaction-local write buffer; when the
 /// chaincode returns `Ok` the buffered writes and deletes are committed (and
 /// recorded in each key's history) and its event is kept; when it returns
-/// `Err` they are discarded. Queries behave as on a peer: they share the
-/// peer's implementation in [`crate::query`].
+/// `Err` they are discarded. Queries and calls behave as on a peer: they
+/// share the peer's implementation in [`crate::query`] and [`crate::calls`].
 ///
 /// The chaincode passed to [`invoke`](MockStub::invoke) works on the stub's
 /// own state ([`state`](MockStub::state)). Chaincodes registered with
@@ -61,19 +62,22 @@ pub struct MockEvent {
     pub payload: Vec<u8>,
 }
 
-/// The creator used until `set_creator` is called.
-fn default_creator() -> Creator {
+/// The creator used until `set_creator` is called: `user1@org1`, client of
+/// `Org1MSP`, as the network's generated identities are named (a chaincode
+/// that names accounts `msp_id:subject` sees `Org1MSP:user1@org1`).
+pub fn default_creator() -> Creator {
     Creator {
         msp_id: "Org1MSP".to_owned(),
         role: "client".to_owned(),
-        subject: "user1".to_owned(),
+        subject: "user1@org1".to_owned(),
         cert_der: Vec::new(),
         attributes: BTreeMap::new(),
     }
 }
 
 impl MockStub {
-    /// Creates an empty mock peer on `channel_id`, acting as client `user1` of `Org1MSP`.
+    /// Creates an empty mock peer on `channel_id`, acting as client
+    /// `user1@org1` of `Org1MSP` ([`default_creator`]).
     pub fn new(channel_id: &str) -> Self {
         Self {
             channel_id: channel_id.to_owned(),
@@ -95,6 +99,12 @@ impl MockStub {
     pub fn register_chaincode(&mut self, name: &str, cc: impl Chaincode) {
         self.chaincodes
             .insert(name.to_owned(), Registered(Arc::new(cc)));
+    }
+
+    /// As [`register_chaincode`](MockStub::register_chaincode), for a
+    /// chaincode already shared.
+    pub fn register_chaincode_arc(&mut self, name: &str, cc: Arc<dyn Chaincode>) {
+        self.chaincodes.insert(name.to_owned(), Registered(cc));
     }
 
     /// Sets the timestamp (ms since the Unix epoch) all following invocations
@@ -171,24 +181,23 @@ impl MockStub {
             .next_tx_id
             .take()
             .unwrap_or_else(|| format!("mocktx-{}", self.invocations));
-        let context = TxContext {
-            namespace: namespace.to_owned(),
-            function,
+        let invocation = Invocation {
+            function: function.to_owned(),
             args,
-            tx_id,
-            channel_id: &self.channel_id,
-            creator: &self.creator,
+            tx_id: tx_id.clone(),
+            channel_id: self.channel_id.clone(),
+            creator: self.creator.clone(),
             timestamp_ms: self.timestamp_ms,
             transient: std::mem::take(&mut self.next_transient),
         };
-        let tx_id = context.tx_id.clone();
-        let world = World {
+        let world = MockWorld {
             namespaces: &self.namespaces,
             chaincodes: &self.chaincodes,
         };
-        let mut stub = TxStub::new(context, world);
-        let payload = cc.invoke(&mut stub)?;
-        let (writes, event) = stub.into_parts();
+        let mut tx = Transaction::new(world, namespace, invocation);
+        let payload = cc.invoke(&mut tx)?;
+        let finished = tx.finish();
+        let (writes, event) = (finished.writes, finished.event);
         for ((namespace, key), change) in writes {
             let ns = self.namespaces.entry(namespace).or_default();
             ns.history
@@ -205,11 +214,11 @@ impl MockStub {
                 None => ns.state.remove(&key),
             };
         }
-        if let Some((name, payload)) = event {
+        if let Some(event) = event {
             self.events.push(MockEvent {
                 tx_id,
-                name,
-                payload,
+                name: event.name,
+                payload: event.payload,
             });
         }
         Ok(payload)
@@ -382,13 +391,13 @@ mod tests {
             }
             let err = stub.invoke(&Probe, function, &args).unwrap_err();
             assert!(
-                matches!(&err, ChaincodeError::State(m) if m.contains("must not be empty")),
+                matches!(&err, ChaincodeError::BadRequest(m) if m.contains("must not be empty")),
                 "{err}"
             );
             args[0] = "a\0b";
             let err = stub.invoke(&Probe, function, &args).unwrap_err();
             assert!(
-                matches!(&err, ChaincodeError::State(m) if m.contains("0x00")),
+                matches!(&err, ChaincodeError::BadRequest(m) if m.contains("0x00")),
                 "{err}"
             );
         }
@@ -399,7 +408,7 @@ mod tests {
     fn reports_channel_creator_and_generated_tx_ids() {
         let mut stub = MockStub::new("trade");
         let first = text(stub.invoke(&Probe, "whoami", &[]).unwrap());
-        assert_eq!(first, "trade|mocktx-1|Org1MSP|client|user1|-");
+        assert_eq!(first, "trade|mocktx-1|Org1MSP|client|user1@org1|-");
         stub.set_creator(Creator {
             msp_id: "Org2MSP".into(),
             role: "admin".into(),
@@ -633,13 +642,13 @@ mod tests {
         }
     }
 
-    /// A stub with `token` registered, GOLD created and 100 issued to the caller (`Org1MSP:user1`).
+    /// A stub with `token` registered, GOLD created and 100 issued to the caller (`Org1MSP:user1@org1`).
     fn with_token() -> MockStub {
         let mut stub = MockStub::new("ch1");
         stub.register_chaincode("token", crate::samples::token::Token);
         stub.invoke_registered("token", "create", &["GOLD", "1000"])
             .unwrap();
-        stub.invoke_registered("token", "issue", &["GOLD", "Org1MSP:user1", "100", ""])
+        stub.invoke_registered("token", "issue", &["GOLD", "Org1MSP:user1@org1", "100", ""])
             .unwrap();
         stub
     }
@@ -648,11 +657,11 @@ mod tests {
     fn a_called_chaincode_works_on_its_own_namespace() {
         let mut stub = with_token();
         let balances = stub
-            .invoke(&Shop, "pay", &["Org1MSP:user1", "bob", "30"])
+            .invoke(&Shop, "pay", &["Org1MSP:user1@org1", "bob", "30"])
             .unwrap();
         assert_eq!(text(balances), r#"{"from":70,"to":30}"#);
         assert_eq!(
-            stub.state_of("token", "balance/GOLD/Org1MSP:user1"),
+            stub.state_of("token", "balance/GOLD/Org1MSP:user1@org1"),
             Some(&b"70"[..])
         );
         assert_eq!(stub.state_of("token", "balance/GOLD/bob"), Some(&b"30"[..]));
@@ -666,7 +675,7 @@ mod tests {
         assert_eq!(
             stub.keys_of("token"),
             [
-                "balance/GOLD/Org1MSP:user1",
+                "balance/GOLD/Org1MSP:user1@org1",
                 "balance/GOLD/bob",
                 "token/GOLD"
             ]
@@ -681,7 +690,7 @@ mod tests {
     fn a_callee_error_fails_the_call_and_its_writes_are_discarded() {
         let mut stub = with_token();
         let err = stub
-            .invoke(&Shop, "pay", &["Org1MSP:user1", "bob", "500"])
+            .invoke(&Shop, "pay", &["Org1MSP:user1@org1", "bob", "500"])
             .unwrap_err();
         assert!(err.to_string().contains("insufficient balance"), "{err}");
         assert!(stub.keys().is_empty());
@@ -697,7 +706,7 @@ mod tests {
                 Err(ChaincodeError::business("writer refused"))
             }),
         );
-        stub.invoke(&Shop, "try_pay", &["Org1MSP:user1", "bob", "500"])
+        stub.invoke(&Shop, "try_pay", &["Org1MSP:user1@org1", "bob", "500"])
             .unwrap();
         assert_eq!(
             stub.state("failed").map(<[u8]>::to_vec),
@@ -707,7 +716,7 @@ mod tests {
         assert_eq!(err, ChaincodeError::business("writer refused"));
         assert!(stub.keys_of("writer").is_empty());
         assert_eq!(
-            stub.state_of("token", "balance/GOLD/Org1MSP:user1"),
+            stub.state_of("token", "balance/GOLD/Org1MSP:user1@org1"),
             Some(&b"100"[..])
         );
     }
@@ -759,5 +768,110 @@ mod tests {
             stub.invoke_registered("nope", "f", &[]).unwrap_err(),
             call_error("nope", "not registered on this mock stub")
         );
+    }
+
+    /// The shared call table, on a fresh mock stub per case.
+    struct MockNetwork(MockStub);
+
+    impl crate::calls::conformance::Network for MockNetwork {
+        fn submit(
+            &mut self,
+            chaincode: &str,
+            steps: &[Vec<u8>],
+        ) -> Result<(Vec<u8>, Option<crate::calls::Event>), ChaincodeError> {
+            let events = self.0.events().len();
+            let steps: Vec<String> = steps
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect();
+            let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+            let payload = self.0.invoke_registered(chaincode, "run", &steps)?;
+            let event = self.0.events().get(events).map(|e| crate::calls::Event {
+                chaincode: chaincode.to_owned(),
+                name: e.name.clone(),
+                payload: e.payload.clone(),
+            });
+            Ok((payload, event))
+        }
+
+        fn state(&mut self, chaincode: &str, key: &str) -> Option<Vec<u8>> {
+            self.0.state_of(chaincode, key).map(<[u8]>::to_vec)
+        }
+    }
+
+    #[test]
+    fn calls_pass_the_conformance_table() {
+        crate::calls::conformance::check(&mut || {
+            let mut stub = MockStub::new("ch1");
+            for (name, cc) in crate::calls::conformance::chaincodes() {
+                stub.register_chaincode_arc(name, cc);
+            }
+            MockNetwork(stub)
+        });
+    }
+
+    #[test]
+    fn json_values_round_trip_and_a_foreign_value_names_its_key() {
+        use crate::JsonState;
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Lot {
+            step: String,
+            count: u32,
+        }
+        let mut stub = MockStub::new("ch1");
+        stub.invoke(
+            &Script(|stub| {
+                stub.put_json(
+                    "lot/1",
+                    &Lot {
+                        step: "harvested".into(),
+                        count: 3,
+                    },
+                )?;
+                stub.put_state("lot/2", b"not json")?;
+                let lot: Option<Lot> = stub.get_json("lot/1")?;
+                assert_eq!(lot.map(|l| l.count), Some(3), "own write, decoded");
+                let none: Option<Lot> = stub.get_json("lot/3")?;
+                assert!(none.is_none());
+                Ok(Vec::new())
+            }),
+            "write",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            stub.state("lot/1"),
+            Some(&br#"{"step":"harvested","count":3}"#[..])
+        );
+        let err = stub
+            .invoke(
+                &Script(|stub| stub.get_json::<Lot>("lot/2").map(|_| Vec::new())),
+                "read",
+                &[],
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&err, ChaincodeError::Business(m) if m.contains("\"lot/2\"")),
+            "{err}"
+        );
+        let err = stub
+            .invoke(
+                &Script(|stub| stub.put_json("", &1).map(|()| Vec::new())),
+                "write",
+                &[],
+            )
+            .unwrap_err();
+        assert!(matches!(err, ChaincodeError::BadRequest(_)), "{err}");
+    }
+
+    #[test]
+    fn the_default_creator_is_named_as_on_a_network() {
+        let mut stub = MockStub::new("ch1");
+        // The token sample names the caller's account `msp_id:subject`, as
+        // a peer names the generated client `user1@org1` of Org1MSP.
+        let account = stub
+            .invoke(&crate::samples::token::Token, "account", &[])
+            .unwrap();
+        assert_eq!(text(account), r#""Org1MSP:user1@org1""#);
     }
 }

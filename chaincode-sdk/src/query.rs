@@ -118,12 +118,12 @@ impl SortedSource for &BTreeMap<String, Vec<u8>> {
 /// composite keys.
 pub fn validate_key(key: &str) -> Result<(), ChaincodeError> {
     if key.is_empty() {
-        return Err(ChaincodeError::State(
+        return Err(ChaincodeError::BadRequest(
             "invalid key: a key must not be empty".to_owned(),
         ));
     }
     if key.contains('\0') {
-        return Err(ChaincodeError::State(format!(
+        return Err(ChaincodeError::BadRequest(format!(
             "invalid key {key:?}: a key must not contain the byte 0x00"
         )));
     }
@@ -136,16 +136,31 @@ pub fn validate_key(key: &str) -> Result<(), ChaincodeError> {
 /// Checks a bound of a simple-key range: no 0x00, not a composite key.
 fn validate_bound(what: &str, bound: &str) -> Result<(), ChaincodeError> {
     if bound.contains('\0') {
-        return Err(ChaincodeError::State(format!(
+        return Err(ChaincodeError::BadRequest(format!(
             "invalid range {what} {bound:?}: a key must not contain the byte 0x00"
         )));
     }
     if bound.starts_with(COMPOSITE_KEY_PREFIX) {
-        return Err(ChaincodeError::State(format!(
+        return Err(ChaincodeError::BadRequest(format!(
             "invalid range {what} {bound:?}: a range over simple keys cannot start or end at a composite key"
         )));
     }
     Ok(())
+}
+
+/// The least string greater than every string starting with `prefix`:
+/// `prefix` with its last character that has a successor replaced by that
+/// successor and what follows dropped; empty (no end) when there is none.
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return chars.into_iter().collect();
+        }
+    }
+    String::new()
 }
 
 /// One page of a paginated query.
@@ -210,6 +225,13 @@ impl Query {
         })
     }
 
+    /// All simple keys starting with `prefix`, as the range from `prefix` to
+    /// the first string after every string starting with it; an empty
+    /// `prefix` is every simple key.
+    pub fn prefix(prefix: &str) -> Result<Self, ChaincodeError> {
+        Self::range(prefix, &prefix_end(prefix))
+    }
+
     /// All composite keys of `object_type` whose first attributes are `attributes`.
     pub fn partial_composite(
         object_type: &str,
@@ -227,7 +249,7 @@ impl Query {
     /// starting at `bookmark` (empty: at the start of the range).
     pub fn paginated(mut self, page_size: u32, bookmark: &str) -> Result<Self, ChaincodeError> {
         if page_size == 0 {
-            return Err(ChaincodeError::State(
+            return Err(ChaincodeError::BadRequest(
                 "invalid page size 0: a page holds at least one entry".to_owned(),
             ));
         }
@@ -236,7 +258,7 @@ impl Query {
         } else {
             let key = bookmark::decode(bookmark)?;
             if key < self.start || (!self.end.is_empty() && key >= self.end) {
-                return Err(ChaincodeError::State(format!(
+                return Err(ChaincodeError::BadRequest(format!(
                     "invalid bookmark {bookmark:?}: it is not inside the queried range"
                 )));
             }
@@ -278,13 +300,13 @@ impl Query {
         page: Option<(u32, Option<&str>)>,
     ) -> Result<Self, ChaincodeError> {
         if start.is_empty() {
-            return Err(ChaincodeError::State(
+            return Err(ChaincodeError::BadRequest(
                 "invalid query: the start key must not be empty".to_owned(),
             ));
         }
         for bound in [start, end] {
             if bound.contains('\0') {
-                return Err(ChaincodeError::State(format!(
+                return Err(ChaincodeError::BadRequest(format!(
                     "invalid query bound {bound:?}: a key must not contain the byte 0x00"
                 )));
             }

@@ -42,27 +42,29 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 pub use config::ServeConfig;
-pub use config::{ENV_CLIENT_CA_CERTS, ENV_LISTEN, ENV_TLS_CERT, ENV_TLS_KEY};
+pub use config::{ENV_CLIENT_CA_CERTS, ENV_LISTEN, ENV_NAME, ENV_TLS_CERT, ENV_TLS_KEY};
 
 use crate::wire::{self, Invocation};
 use crate::Chaincode;
 use remote::RemoteStub;
 
-/// Why a chaincode server could not start or stopped.
-#[derive(Debug, thiserror::Error)]
+/// Why a chaincode server could not start or stopped. Each message holds
+/// its causes, and the `Debug` form is the message, so a `main` returning
+/// `Result<(), ServeError>` prints one readable line.
+#[derive(thiserror::Error)]
 pub enum ServeError {
     /// A required environment variable is not set.
     #[error("environment variable {0} is not set")]
     MissingEnv(&'static str),
     /// A certificate or key file could not be read.
-    #[error("cannot read the {what} file {path}: {source}")]
+    #[error("cannot read the {what} file {}: {cause}", path.display())]
     Read {
         /// Which file it is.
         what: &'static str,
         /// The path.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not a separate source).
+        cause: std::io::Error,
     },
     /// A field of the [`ServeConfig`] is unusable.
     #[error("invalid chaincode server config: {field}: {reason}")]
@@ -73,19 +75,54 @@ pub enum ServeError {
         reason: String,
     },
     /// The listen address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}: {cause}")]
     Bind {
         /// The address.
         address: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not a separate source).
+        cause: std::io::Error,
     },
     /// The async runtime for [`serve_blocking`] could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    /// The TLS configuration was refused or the server failed.
-    #[error("chaincode server failed: {0}")]
-    Server(#[from] tonic::transport::Error),
+    /// The TLS configuration was refused or the server failed; the
+    /// message holds the transport error's causes.
+    #[error("chaincode server failed: {}", with_causes(.0))]
+    Server(tonic::transport::Error),
+}
+
+impl From<tonic::transport::Error> for ServeError {
+    fn from(error: tonic::transport::Error) -> Self {
+        Self::Server(error)
+    }
+}
+
+impl std::fmt::Debug for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&with_causes(self))
+    }
+}
+
+/// `error`'s message followed by each cause the message does not already
+/// hold, joined by `: `.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let message = e.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+/// The one line a chaincode server prints (to standard output) once it
+/// listens: `chaincode <name> listening on <address>`.
+pub fn ready_line(name: &str, address: &str) -> String {
+    format!("chaincode {name} listening on {address}")
 }
 
 /// How long a peer's TLS handshake may take.
@@ -95,7 +132,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// peer uses the same limit.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Serves `chaincode` on `config.listen` until the process ends.
+/// Serves `chaincode` on `config.listen` until the process ends. Once it
+/// listens it prints one line to standard output, [`ready_line`]:
+/// `chaincode <name> listening on <address>`.
 pub async fn serve(chaincode: impl Chaincode, config: ServeConfig) -> Result<(), ServeError> {
     serve_with_shutdown(chaincode, config, std::future::pending()).await
 }
@@ -109,9 +148,9 @@ pub async fn serve_with_shutdown(
     let config = config.validate()?;
     let listener = TcpListener::bind(&config.listen)
         .await
-        .map_err(|source| ServeError::Bind {
+        .map_err(|cause| ServeError::Bind {
             address: config.listen.clone(),
-            source,
+            cause,
         })?;
     serve_on(chaincode, listener, &config, shutdown).await
 }
@@ -136,15 +175,16 @@ pub async fn serve_on(
     let service = ExecuteService {
         chaincode: Arc::new(chaincode),
     };
-    tracing::info!(address = ?address, "chaincode server listening");
+    let router = Server::builder().tls_config(tls)?.add_service(
+        ChaincodeServiceServer::new(service)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    );
+    let shown = address.map_or_else(|| config.listen.clone(), |a| a.to_string());
+    tracing::debug!(chaincode = %config.name, address = %shown, "chaincode server listening");
+    println!("{}", ready_line(&config.name, &shown));
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
-        .tls_config(tls)?
-        .add_service(
-            ChaincodeServiceServer::new(service)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
+    router
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use crate::query::{KeyModification, KeyValue, Query, QueryMetadata, QueryOutcome};
 use crate::ChaincodeError;
 
@@ -29,20 +32,7 @@ impl Creator {
     }
 }
 
-/// How deep chaincode calls may nest: the invoked chaincode may call
-/// another, which may call another, and so on, up to this many calls below
-/// the invoked chaincode. A deeper call fails with [`ChaincodeError::Call`].
-pub const MAX_CALL_DEPTH: usize = 8;
-
-/// Refuses an event name a subscriber could not match: an empty one.
-pub fn validate_event_name(name: &str) -> Result<(), ChaincodeError> {
-    if name.is_empty() {
-        return Err(ChaincodeError::State(
-            "invalid event: the event name must not be empty".to_owned(),
-        ));
-    }
-    Ok(())
-}
+pub use crate::calls::{validate_event_name, MAX_CALL_DEPTH};
 
 /// What a chaincode sees of the invocation it runs and of the channel's world state.
 ///
@@ -84,7 +74,9 @@ pub trait ChaincodeStub {
     /// The identity that signed the proposal.
     fn creator(&self) -> &Creator;
 
-    /// Reads a key, seeing this invocation's own earlier writes; `None` if absent or deleted.
+    /// Reads a key, seeing this invocation's own earlier writes; `None` if
+    /// absent or deleted. A key no stub can store (see
+    /// [`crate::query::validate_key`]) is [`ChaincodeError::BadRequest`].
     fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, ChaincodeError>;
 
     /// Writes a value under a key for this invocation.
@@ -132,6 +124,26 @@ pub trait ChaincodeStub {
         bookmark: &str,
     ) -> Result<(Vec<KeyValue>, QueryMetadata), ChaincodeError> {
         let query = Query::range(start, end)?.paginated(page_size, bookmark)?;
+        let outcome = self.execute_query(&query)?;
+        Ok((outcome.entries, outcome.metadata))
+    }
+
+    /// Every simple key starting with `prefix`, sorted (built on
+    /// [`get_state_by_range`](Self::get_state_by_range)'s semantics; an
+    /// empty `prefix` is every simple key). Composite keys are never included.
+    fn get_state_by_prefix(&mut self, prefix: &str) -> Result<Vec<KeyValue>, ChaincodeError> {
+        Ok(self.execute_query(&Query::prefix(prefix)?)?.entries)
+    }
+
+    /// One page of [`get_state_by_prefix`](Self::get_state_by_prefix),
+    /// paginated as [`get_state_by_range_with_pagination`](Self::get_state_by_range_with_pagination).
+    fn get_state_by_prefix_with_pagination(
+        &mut self,
+        prefix: &str,
+        page_size: u32,
+        bookmark: &str,
+    ) -> Result<(Vec<KeyValue>, QueryMetadata), ChaincodeError> {
+        let query = Query::prefix(prefix)?.paginated(page_size, bookmark)?;
         let outcome = self.execute_query(&query)?;
         Ok((outcome.entries, outcome.metadata))
     }
@@ -193,5 +205,82 @@ pub trait ChaincodeStub {
             chaincode: chaincode.to_owned(),
             reason: "this stub cannot call other chaincodes".to_owned(),
         })
+    }
+}
+
+/// Reading and writing values as JSON through any stub: bring the trait into
+/// scope (`use chaincode_sdk::JsonState;`) and call it on the stub.
+///
+/// ```
+/// use chaincode_sdk::{ChaincodeError, ChaincodeStub, JsonState};
+/// # use chaincode_sdk::{Chaincode, MockStub};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+/// struct Asset {
+///     owner: String,
+///     value: u64,
+/// }
+///
+/// fn transfer(stub: &mut dyn ChaincodeStub, id: &str, to: &str) -> Result<(), ChaincodeError> {
+///     let mut asset: Asset = stub
+///         .get_json(id)?
+///         .ok_or_else(|| ChaincodeError::business(format!("no asset {id}")))?;
+///     asset.owner = to.to_owned();
+///     stub.put_json(id, &asset)
+/// }
+/// # struct Assets;
+/// # impl Chaincode for Assets {
+/// #     fn invoke(&self, stub: &mut dyn ChaincodeStub) -> Result<Vec<u8>, ChaincodeError> {
+/// #         if stub.function() == "create" {
+/// #             stub.put_json("a1", &Asset { owner: "alice".into(), value: 5 })?;
+/// #         } else {
+/// #             transfer(stub, "a1", "bob")?;
+/// #         }
+/// #         Ok(Vec::new())
+/// #     }
+/// # }
+/// # let mut stub = MockStub::new("ch");
+/// # stub.invoke(&Assets, "create", &[])?;
+/// # stub.invoke(&Assets, "transfer", &[])?;
+/// # assert_eq!(stub.state("a1"), Some(&br#"{"owner":"bob","value":5}"#[..]));
+/// # Ok::<(), ChaincodeError>(())
+/// ```
+pub trait JsonState {
+    /// Reads `key` and decodes its value from JSON; `None` if absent or
+    /// deleted. A value that is not JSON of type `T` is a
+    /// [`ChaincodeError::Business`] error naming the key.
+    fn get_json<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, ChaincodeError>;
+
+    /// Encodes `value` as JSON and writes it under `key`.
+    fn put_json<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ChaincodeError>;
+}
+
+impl<S: ChaincodeStub + ?Sized> JsonState for S {
+    fn get_json<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, ChaincodeError> {
+        let Some(bytes) = self.get_state(key)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            ChaincodeError::business(format!(
+                "the value of key {key:?} is not the JSON expected: {e}"
+            ))
+        })
+    }
+
+    fn put_json<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ChaincodeError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| {
+            ChaincodeError::bad_request(format!(
+                "the value for key {key:?} cannot be encoded as JSON: {e}"
+            ))
+        })?;
+        self.put_state(key, &bytes)
     }
 }

@@ -4,8 +4,6 @@
 //! request against any [`ChaincodeStub`], which is all a peer does for an
 //! external chaincode's stub calls.
 
-use std::collections::BTreeMap;
-
 use consort_proto::chaincode_failure::Kind;
 use consort_proto::state_request::Request;
 use consort_proto::state_response::Result as Answer;
@@ -22,24 +20,7 @@ use crate::{ChaincodeError, ChaincodeStub, Creator, KeyModification, KeyValue, Q
 #[error("protocol violation: {0}")]
 pub struct ProtocolError(pub String);
 
-/// Everything a chaincode sees of its invocation besides state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    /// The function asked for.
-    pub function: String,
-    /// The raw arguments.
-    pub args: Vec<Vec<u8>>,
-    /// The transaction id.
-    pub tx_id: String,
-    /// The channel.
-    pub channel_id: String,
-    /// The proposal's signer.
-    pub creator: Creator,
-    /// The proposal's timestamp, ms since the Unix epoch.
-    pub timestamp_ms: i64,
-    /// The proposal's transient data.
-    pub transient: BTreeMap<String, Vec<u8>>,
-}
+pub use crate::calls::Invocation;
 
 impl Invocation {
     /// What `stub` says about its invocation.
@@ -113,6 +94,7 @@ pub fn error_to_proto(error: &ChaincodeError) -> ChaincodeFailure {
             (Kind::InvalidArgs, reason.clone(), function.clone())
         }
         ChaincodeError::State(message) => (Kind::State, message.clone(), String::new()),
+        ChaincodeError::BadRequest(message) => (Kind::BadRequest, message.clone(), String::new()),
         ChaincodeError::Call { chaincode, reason } => {
             (Kind::Call, reason.clone(), chaincode.clone())
         }
@@ -134,6 +116,7 @@ pub fn error_from_proto(failure: ChaincodeFailure) -> ChaincodeError {
             reason: failure.message,
         },
         Ok(Kind::State) => ChaincodeError::State(failure.message),
+        Ok(Kind::BadRequest) => ChaincodeError::BadRequest(failure.message),
         Ok(Kind::Call) => ChaincodeError::Call {
             chaincode: failure.function,
             reason: failure.message,
@@ -285,6 +268,7 @@ mod tests {
                 reason: "expected 2".into(),
             },
             ChaincodeError::State("disk".into()),
+            ChaincodeError::bad_request("empty key"),
             ChaincodeError::Call {
                 chaincode: "bank".into(),
                 reason: "not defined on the channel".into(),

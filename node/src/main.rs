@@ -189,10 +189,11 @@ async fn run_lifecycle(cmd: LifecycleCmd) -> Result<std::process::ExitCode> {
         LifecycleCmd::Approve { definition, conn } => {
             let d = definition.to_json()?;
             let client = connect(&conn).await?;
-            (
-                client.approve_definition(&d).await.map_err(explain)?,
-                "approved",
-            )
+            let approved = client.approve_definition(&d).await.map_err(explain)?;
+            for warning in consort::lifecycle::Approved::warnings_of(&approved.result) {
+                eprintln!("warning: {warning}");
+            }
+            (approved, "approved")
         }
         LifecycleCmd::Commit { definition, conn } => {
             let d = definition.to_json()?;
@@ -453,12 +454,18 @@ async fn serve_sample(args: ServeArgs) -> Result<()> {
     use chaincode_sdk::samples::{
         asset_transfer::AssetTransfer, supply_chain::SupplyChain, token::Token,
     };
+    let name = match args.sample {
+        Sample::Token => "token",
+        Sample::AssetTransfer => "asset-transfer",
+        Sample::SupplyChain => "supply-chain",
+    };
     let config = chaincode_sdk::ServeConfig::from_files(
         &args.listen,
         &args.cert,
         &args.key,
         &args.client_cas,
-    )?;
+    )?
+    .with_name(name);
     let stop = shutdown_signal();
     match args.sample {
         Sample::Token => chaincode_sdk::serve_with_shutdown(Token, config, stop).await?,

@@ -315,7 +315,8 @@ pub async fn run(
             &genesis,
         )?);
         let mut chaincodes = ChaincodeRegistry::builtin();
-        chaincodes.register(lifecycle::NAMESPACE, Arc::new(Lifecycle::new(&config)));
+        let lifecycle = Lifecycle::new(&config).with_installed(chaincodes.names());
+        chaincodes.register(lifecycle::NAMESPACE, Arc::new(lifecycle));
         let endorser = Arc::new(Endorser::new(
             definitions,
             ledger.clone(),

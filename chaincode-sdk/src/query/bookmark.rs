@@ -17,7 +17,7 @@ pub(super) fn encode(key: &str) -> String {
 /// The key a bookmark continues at.
 pub(super) fn decode(bookmark: &str) -> Result<String, ChaincodeError> {
     let invalid = || {
-        ChaincodeError::State(format!(
+        ChaincodeError::BadRequest(format!(
             "invalid bookmark {bookmark:?}: pass back a bookmark a query returned"
         ))
     };

@@ -14,7 +14,7 @@ fn validate_part(what: &str, part: &str) -> Result<(), ChaincodeError> {
         .chars()
         .find(|c| matches!(*c, '\0' | COMPOSITE_KEY_PREFIX | COMPOSITE_KEY_SEPARATOR))
     {
-        return Err(ChaincodeError::State(format!(
+        return Err(ChaincodeError::BadRequest(format!(
             "invalid composite key {what} {part:?}: it must not contain U+{:04X}",
             u32::from(bad)
         )));
@@ -31,7 +31,7 @@ pub fn create_composite_key(
     attributes: &[&str],
 ) -> Result<String, ChaincodeError> {
     if object_type.is_empty() {
-        return Err(ChaincodeError::State(
+        return Err(ChaincodeError::BadRequest(
             "invalid composite key: the object type must not be empty".to_owned(),
         ));
     }
@@ -53,7 +53,7 @@ pub fn create_composite_key(
 /// Splits a composite key into its object type and attributes.
 pub fn split_composite_key(key: &str) -> Result<(String, Vec<String>), ChaincodeError> {
     let malformed = || {
-        ChaincodeError::State(format!(
+        ChaincodeError::BadRequest(format!(
             "{key:?} is not a composite key made by create_composite_key"
         ))
     };

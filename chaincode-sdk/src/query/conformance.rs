@@ -13,6 +13,8 @@ pub enum Target {
     Range(&'static str, &'static str),
     /// Composite keys by partial key: object type, leading attributes.
     Partial(&'static str, Vec<&'static str>),
+    /// The simple keys starting with a prefix.
+    Prefix(&'static str),
 }
 
 /// One call a case makes.
@@ -32,6 +34,7 @@ impl Request {
             Target::Partial(object_type, attributes) => {
                 Query::partial_composite(object_type, attributes)?
             }
+            Target::Prefix(prefix) => Query::prefix(prefix)?,
         };
         match &self.page {
             None => Ok(query),
@@ -47,8 +50,9 @@ pub enum Expect {
     Keys(Vec<String>),
     /// Following bookmarks from the first page yields these pages.
     Pages(Vec<Vec<String>>),
-    /// The call fails with a message containing this text.
-    Error(&'static str),
+    /// The call fails as a bad request (status 400) with a message
+    /// containing this text.
+    BadRequest(&'static str),
 }
 
 /// What one call returns: the entries and the page's metadata.
@@ -110,6 +114,13 @@ fn range(start: &'static str, end: &'static str) -> Request {
 fn partial(object_type: &'static str, attributes: &[&'static str]) -> Request {
     Request {
         target: Target::Partial(object_type, attributes.to_vec()),
+        page: None,
+    }
+}
+
+fn prefix(prefix: &'static str) -> Request {
+    Request {
+        target: Target::Prefix(prefix),
         page: None,
     }
 }
@@ -188,6 +199,31 @@ pub fn cases() -> Vec<Case> {
             Expect::Pages(vec![keys(&["c", "d"]), keys(&["e", "zz"])]),
         ),
         case(
+            "a prefix takes every key starting with it",
+            prefix("b"),
+            Expect::Keys(keys(&["b", "b1"])),
+        ),
+        case(
+            "a prefix that is a whole key",
+            prefix("zz"),
+            Expect::Keys(keys(&["zz"])),
+        ),
+        case(
+            "an empty prefix takes every simple key",
+            prefix(""),
+            Expect::Keys(keys(&SIMPLE_KEYS)),
+        ),
+        case(
+            "prefix pages",
+            paged(prefix("b"), 1, ""),
+            Expect::Pages(vec![keys(&["b"]), keys(&["b1"])]),
+        ),
+        case(
+            "a prefix cannot be a composite key",
+            prefix("\u{1}asset"),
+            Expect::BadRequest("composite key"),
+        ),
+        case(
             "every key of an object type",
             partial("asset", &[]),
             Expect::Keys([blue(), red(), vec![ck("asset", &["redder", "1"])]].concat()),
@@ -229,37 +265,37 @@ pub fn cases() -> Vec<Case> {
         case(
             "a range cannot start at a composite key",
             range("\u{1}asset\u{1f}", ""),
-            Expect::Error("composite key"),
+            Expect::BadRequest("composite key"),
         ),
         case(
             "a range bound cannot hold 0x00",
             range("a", "b\0"),
-            Expect::Error("0x00"),
+            Expect::BadRequest("0x00"),
         ),
         case(
             "an attribute cannot hold the separator",
             partial("asset", &["re\u{1f}d"]),
-            Expect::Error("must not contain U+001F"),
+            Expect::BadRequest("must not contain U+001F"),
         ),
         case(
             "the object type is required",
             partial("", &[]),
-            Expect::Error("must not be empty"),
+            Expect::BadRequest("must not be empty"),
         ),
         case(
             "a page holds at least one entry",
             paged(range("", ""), 0, ""),
-            Expect::Error("page size"),
+            Expect::BadRequest("page size"),
         ),
         case(
             "a bookmark is not a key",
             paged(range("", ""), 2, "c"),
-            Expect::Error("invalid bookmark"),
+            Expect::BadRequest("invalid bookmark"),
         ),
         case(
             "a bookmark outside the range",
             paged(range("c", "e"), 2, &bookmark::encode("a")),
-            Expect::Error("not inside the queried range"),
+            Expect::BadRequest("not inside the queried range"),
         ),
         case(
             "a bookmark outside the composite range",
@@ -268,7 +304,7 @@ pub fn cases() -> Vec<Case> {
                 2,
                 &bookmark::encode(&ck("asset", &["redder", "1"])),
             ),
-            Expect::Error("not inside the queried range"),
+            Expect::BadRequest("not inside the queried range"),
         ),
     ]
 }
@@ -280,8 +316,11 @@ pub fn check(run: &mut dyn FnMut(&Request) -> PageResult) {
         let name = case.name;
         let first = run(&case.request);
         match case.expect {
-            Expect::Error(text) => match first {
-                Err(e) => assert!(e.to_string().contains(text), "{name}: error {e}"),
+            Expect::BadRequest(text) => match first {
+                Err(e @ ChaincodeError::BadRequest(_)) => {
+                    assert!(e.to_string().contains(text), "{name}: error {e}")
+                }
+                Err(e) => panic!("{name}: expected a bad request, got {e:?}"),
                 Ok(got) => panic!("{name}: expected an error, got {got:?}"),
             },
             Expect::Keys(expected) => {
@@ -360,6 +399,10 @@ pub fn check_stub(stub: &mut dyn ChaincodeStub) {
                     *size,
                     bookmark,
                 ),
+            (Target::Prefix(prefix), None) => stub.get_state_by_prefix(prefix).map(unpaged),
+            (Target::Prefix(prefix), Some((size, bookmark))) => {
+                stub.get_state_by_prefix_with_pagination(prefix, *size, bookmark)
+            }
         }
     });
     let own_writes = "range queries do not see the invocation's own writes";

@@ -117,3 +117,17 @@ fn refuses_parts_no_query_has() {
         assert!(err.to_string().contains(expect), "{err}");
     }
 }
+
+#[test]
+fn a_prefix_is_the_range_of_keys_starting_with_it() {
+    let query = Query::prefix("b").unwrap();
+    assert_eq!((query.start(), query.end()), ("b", "c"));
+    let query = Query::prefix("a\u{d7ff}").unwrap();
+    assert_eq!(query.end(), "a\u{e000}", "surrogates are skipped");
+    let query = Query::prefix("a\u{10ffff}").unwrap();
+    assert_eq!(query.end(), "b");
+    assert_eq!(Query::prefix("\u{10ffff}").unwrap().end(), "");
+    assert_eq!(Query::prefix("").unwrap(), Query::range("", "").unwrap());
+    let err = Query::prefix("\u{1}asset").unwrap_err();
+    assert!(matches!(err, crate::ChaincodeError::BadRequest(_)), "{err}");
+}

@@ -14,6 +14,20 @@ pub const ENV_TLS_KEY: &str = "CHAINCODE_TLS_KEY";
 /// The variable naming the client CA certificate files (PEM), separated as
 /// in `PATH` (`:` on Unix).
 pub const ENV_CLIENT_CA_CERTS: &str = "CHAINCODE_CLIENT_CA_CERTS";
+/// The optional variable naming the chaincode in the server's ready line
+/// (default: the program's file name).
+pub const ENV_NAME: &str = "CHAINCODE_NAME";
+
+/// The program's file name, as the ready line names a chaincode by default.
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(Path::new)
+        .and_then(Path::file_stem)
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "chaincode".to_owned())
+}
 
 /// How a chaincode server listens and authenticates.
 ///
@@ -22,6 +36,10 @@ pub const ENV_CLIENT_CA_CERTS: &str = "CHAINCODE_CLIENT_CA_CERTS";
 /// any other client is refused during the handshake.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServeConfig {
+    /// The chaincode's name in the line the server prints when it is ready
+    /// (`chaincode <name> listening on <address>`): `CHAINCODE_NAME`, or
+    /// the program's file name; see [`ServeConfig::with_name`].
+    pub name: String,
     /// The address to listen on, e.g. `0.0.0.0:9999`.
     pub listen: String,
     /// The server's certificate chain, PEM. Its SAN must hold the host name
@@ -37,16 +55,17 @@ pub struct ServeConfig {
 impl std::fmt::Debug for ServeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeConfig")
+            .field("name", &self.name)
             .field("listen", &self.listen)
             .finish_non_exhaustive()
     }
 }
 
 fn read(what: &'static str, path: &Path) -> Result<String, ServeError> {
-    std::fs::read_to_string(path).map_err(|source| ServeError::Read {
+    std::fs::read_to_string(path).map_err(|cause| ServeError::Read {
         what,
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 
@@ -71,6 +90,7 @@ impl ServeConfig {
             client_ca_pem.push('\n');
         }
         Self {
+            name: program_name(),
             listen: listen.to_owned(),
             tls_cert_pem: read("TLS certificate", tls_cert)?,
             tls_key_pem: read("TLS key", tls_key)?,
@@ -97,12 +117,22 @@ impl ServeConfig {
         let cas: Vec<PathBuf> = std::env::split_paths(&var(ENV_CLIENT_CA_CERTS)?)
             .filter(|p| !p.as_os_str().is_empty())
             .collect();
-        Self::from_files(
+        let config = Self::from_files(
             &listen,
             Path::new(&var(ENV_TLS_CERT)?),
             Path::new(&var(ENV_TLS_KEY)?),
             &cas,
-        )
+        )?;
+        Ok(match std::env::var(ENV_NAME) {
+            Ok(name) if !name.is_empty() => config.with_name(&name),
+            _ => config,
+        })
+    }
+
+    /// The same configuration, naming the chaincode `name` in the ready line.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
     }
 
     /// Checks that the address is `host:port` and that each PEM holds what

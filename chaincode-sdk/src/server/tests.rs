@@ -154,6 +154,7 @@ impl Setup {
         let server_ca = ca();
         let (cert, key) = leaf(&server_ca, "localhost", ExtendedKeyUsagePurpose::ServerAuth);
         let config = ServeConfig {
+            name: "notes".into(),
             listen: "127.0.0.1:0".into(),
             tls_cert_pem: cert,
             tls_key_pem: key,
@@ -287,5 +288,41 @@ fn serve_refuses_a_bad_config_before_listening() {
             }
         ),
         "{err}"
+    );
+}
+
+#[test]
+fn start_up_errors_read_as_one_line_with_their_causes() {
+    let missing = ServeConfig::from_files(
+        "127.0.0.1:0",
+        std::path::Path::new("/nonexistent/tls.crt"),
+        std::path::Path::new("/nonexistent/tls.key"),
+        &[std::path::PathBuf::from("/nonexistent/ca.crt")],
+    )
+    .unwrap_err();
+    let debug = format!("{missing:?}");
+    assert!(
+        debug.starts_with("cannot read the client CA certificate file /nonexistent/ca.crt: "),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains("Read {") && !debug.contains('\n'),
+        "{debug}"
+    );
+    assert_eq!(debug.matches("No such file").count(), 1, "{debug}");
+
+    /// An error whose message does not hold its cause.
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+    let outer = Outer(std::io::Error::other("inner"));
+    assert_eq!(crate::server::with_causes(&outer), "outer: inner");
+}
+
+#[test]
+fn the_ready_line_names_the_chaincode_and_its_address() {
+    assert_eq!(
+        crate::server::ready_line("notes", "127.0.0.1:9999"),
+        "chaincode notes listening on 127.0.0.1:9999"
     );
 }

@@ -41,6 +41,13 @@ impl ChaincodeRegistry {
         self.by_name.insert(name.to_string(), cc);
     }
 
+    /// The names of the chaincodes registered, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// The implementation of `name`.
     pub fn get(&self, name: &str) -> Option<Arc<dyn Chaincode>> {
         self.by_name.get(name).cloned()

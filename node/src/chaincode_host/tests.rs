@@ -6,7 +6,7 @@
 //! a peer whose certificate the server does not trust.
 
 use super::*;
-use crate::endorsement::simulator::{SimulationInput, SimulationResults, Simulator};
+use crate::endorsement::simulator::{Invocation, PeerState, SimulationResults, Simulator};
 use crate::identity::ca::{CertAuthority, KeyKind};
 use crate::identity::Role;
 use crate::ledger::{BlockUpdate, Ledger, StateWrite};
@@ -204,6 +204,7 @@ impl Fixture {
             .map(|o| o.ca.cert().cert_pem.clone())
             .collect();
         let server_tls = ServeConfig {
+            name: "probe".into(),
             listen: "127.0.0.1:0".into(),
             tls_cert_pem: issued.cert_pem,
             tls_key_pem: issued.key_pem,
@@ -291,9 +292,9 @@ async fn run_one(
     c: &Call,
 ) -> Outcome {
     let sim = Simulator::new(
-        ledger.clone(),
-        SimulationInput {
-            namespace: definition.name.clone(),
+        PeerState::new(ledger.clone()),
+        &definition.name,
+        Invocation {
             function: c.function.into(),
             args: c.args.clone(),
             tx_id: format!("tx{i}"),
@@ -305,7 +306,7 @@ async fn run_one(
     );
     let runtime = f.host.runtime_for(definition)?;
     let (sim, result) = runtime.execute(sim, TIMEOUT).await?;
-    Ok((result, sim.into_results()))
+    Ok((result, SimulationResults::from(sim)))
 }
 
 fn commit(ledger: &Ledger, tx_id: &str, results: &SimulationResults) {
@@ -513,11 +514,11 @@ async fn every_stub_call_errors_and_panics_are_the_same() {
     assert_eq!(payload(&out[10]), "b|1|");
     assert!(matches!(
         chaincode_error(&out[11]),
-        ChaincodeError::State(_)
+        ChaincodeError::BadRequest(_)
     ));
     assert!(matches!(
         chaincode_error(&out[12]),
-        ChaincodeError::State(_)
+        ChaincodeError::BadRequest(_)
     ));
     assert_eq!(payload(&out[14]), "tx4:3:false,tx7::true");
     assert!(matches!(
@@ -530,7 +531,7 @@ async fn every_stub_call_errors_and_panics_are_the_same() {
     );
     assert!(matches!(
         chaincode_error(&out[17]),
-        ChaincodeError::State(_)
+        ChaincodeError::BadRequest(_)
     ));
     assert_eq!(
         out[18].as_ref().unwrap_err(),
@@ -629,9 +630,9 @@ async fn an_external_chaincode_past_the_timeout_is_an_error_naming_it() {
     let definition = f.external("probe", &server.address);
     let (_dir, ledger) = testkit::temp_ledger();
     let sim = Simulator::new(
-        ledger.clone(),
-        SimulationInput {
-            namespace: "probe".into(),
+        PeerState::new(ledger.clone()),
+        "probe",
+        Invocation {
             function: "sleep".into(),
             args: vec![b"2000".to_vec()],
             tx_id: "tx".into(),
@@ -668,9 +669,9 @@ async fn the_server_refuses_a_peer_from_an_unknown_ca() {
     let host = ChaincodeHost::new(registry(), Arc::new(ExternalConnector::new(&stranger)));
     let (_dir, ledger) = testkit::temp_ledger();
     let sim = Simulator::new(
-        ledger.clone(),
-        SimulationInput {
-            namespace: "probe".into(),
+        PeerState::new(ledger.clone()),
+        "probe",
+        Invocation {
             function: "read".into(),
             args: vec![b"a".to_vec()],
             tx_id: "tx".into(),

@@ -1,19 +1,14 @@
 //! Which chaincodes a simulated transaction may call: those defined on the
 //! channel and installed on this peer. System namespaces (names starting
-//! with `_`, such as `_lifecycle`) are never callable.
+//! with `_`, such as `_lifecycle`) are never callable; that rule, like the
+//! other call rules, is the SDK's [`chaincode_sdk::calls`].
 
 use crate::chaincode_host::ChaincodeRegistry;
-use chaincode_sdk::{Chaincode, ChaincodeError};
+use chaincode_sdk::Chaincode;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// The prefix of system namespaces: state that no user chaincode owns.
-pub const SYSTEM_NAMESPACE_PREFIX: &str = "_";
-
-/// Whether `namespace` is a system namespace rather than a chaincode's.
-pub fn is_system_namespace(namespace: &str) -> bool {
-    namespace.starts_with(SYSTEM_NAMESPACE_PREFIX)
-}
+pub use chaincode_sdk::calls::{is_system_namespace, SYSTEM_NAMESPACE_PREFIX};
 
 /// The chaincodes a transaction may call, by name.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +29,8 @@ impl Callees {
     }
 
     /// The implementation of `chaincode`, or why it cannot be called.
-    pub fn resolve(&self, chaincode: &str) -> Result<Arc<dyn Chaincode>, ChaincodeError> {
-        let refuse = |reason: &str| ChaincodeError::Call {
-            chaincode: chaincode.to_owned(),
-            reason: reason.to_owned(),
-        };
+    pub fn resolve(&self, chaincode: &str) -> Result<Arc<dyn Chaincode>, String> {
+        let refuse = |reason: &str| reason.to_owned();
         if is_system_namespace(chaincode) {
             return Err(refuse("system namespaces cannot be called"));
         }
@@ -67,11 +59,8 @@ mod tests {
         );
         assert!(callees.resolve("token").is_ok());
         let reason = |name: &str| match callees.resolve(name) {
-            Err(ChaincodeError::Call { chaincode, reason }) => {
-                assert_eq!(chaincode, name);
-                reason
-            }
-            other => panic!("{name}: {:?}", other.map(|_| ())),
+            Err(reason) => reason,
+            Ok(_) => panic!("{name} resolved"),
         };
         assert_eq!(reason("asset-transfer"), "not defined on the channel");
         assert_eq!(reason("ghost"), "not installed on this peer");

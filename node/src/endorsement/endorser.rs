@@ -1,13 +1,13 @@
 //! The endorser: checks a signed proposal, simulates it, signs the result.
 
 use super::callees::Callees;
-use super::simulator::{SimulationInput, Simulator};
+use super::simulator::{Invocation, PeerState, SimulationResults, Simulator};
 use crate::chaincode_host::{ChaincodeHost, HostError};
 use crate::identity::{now_unix, MspError, SigningIdentity};
 use crate::ledger::{Ledger, LedgerError};
 use crate::lifecycle::{DefinitionSet, Definitions};
 use crate::validation::{self, ChannelRules};
-use chaincode_sdk::{ChaincodeError, Creator};
+use chaincode_sdk::Creator;
 use consort_proto::{
     ChaincodeDefinition, ChaincodeInput, Endorsement, Proposal, ProposalHeader, ProposalResponse,
     ProposalResponsePayload, Response, SignedProposal,
@@ -208,10 +208,15 @@ impl Endorser {
                 return Ok(failure(500, e.to_string()));
             }
         };
+        // Callable: the chaincodes defined now and installed here in process.
+        let callees = Arc::new(Callees::new(
+            in_force.rules().policies.keys().cloned(),
+            self.chaincodes.registry().clone(),
+        ));
         let sim = Simulator::new(
-            self.ledger.clone(),
-            SimulationInput {
-                namespace: checked.header.chaincode.clone(),
+            PeerState::new(self.ledger.clone()).with_callees(callees),
+            &checked.header.chaincode,
+            Invocation {
                 function: checked.input.function.clone(),
                 args: checked.input.args.clone(),
                 tx_id: checked.header.tx_id.clone(),
@@ -220,12 +225,7 @@ impl Endorser {
                 timestamp_ms: checked.header.timestamp_ms,
                 transient: checked.transient.clone(),
             },
-        )
-        // Callable: the chaincodes defined now and installed here in process.
-        .with_callees(Arc::new(Callees::new(
-            in_force.rules().policies.keys().cloned(),
-            self.chaincodes.registry().clone(),
-        )));
+        );
         let (sim, result) = match runtime.execute(sim, self.timeout).await {
             Ok(done) => done,
             Err(e) => {
@@ -236,12 +236,7 @@ impl Endorser {
         let payload = match result {
             Ok(p) => p,
             Err(e) => {
-                let status = if matches!(e, ChaincodeError::State(_)) {
-                    500
-                } else {
-                    400
-                };
-                return Ok(failure(status, e.to_string()));
+                return Ok(failure(e.status(), e.to_string()));
             }
         };
         let response = Response {
@@ -249,7 +244,7 @@ impl Endorser {
             message: String::new(),
             payload,
         };
-        let results = sim.into_results();
+        let results = SimulationResults::from(sim);
         let prp = ProposalResponsePayload {
             proposal_hash: validation::proposal_hash(&checked.header_bytes, &checked.input_bytes),
             chaincode: checked.header.chaincode.clone(),
@@ -283,7 +278,7 @@ mod tests {
     use crate::ledger::BlockUpdate;
     use crate::policy::Policy;
     use crate::testkit::{self, proposal, proposal_header, sign_proposal, Consortium};
-    use chaincode_sdk::{Chaincode, ChaincodeStub};
+    use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub};
     use consort_proto::{CommittedBlock, Envelope, Transaction, TxReadWriteSet, TxValidationCode};
     use std::sync::mpsc;
     use std::sync::Mutex;
@@ -397,7 +392,14 @@ mod tests {
             let mut rules = c.rules();
             let any_peer: Arc<Policy> = Arc::new("OR('Org1MSP.peer')".parse().unwrap());
             for name in [
-                "panics", "blocks", "fails", "badkey", "ghost", "context", "market",
+                "panics",
+                "blocks",
+                "fails",
+                "badkey",
+                "ghost",
+                "context",
+                "market",
+                "asset-transfer",
             ] {
                 rules.policies.insert(name.into(), any_peer.clone());
             }
@@ -619,12 +621,29 @@ mod tests {
         assert_eq!(status(&r).0, 400);
         assert!(status(&r).1.contains("nosuch"));
 
-        // A refused state access is the peer's side: 500.
+        // A key no stub can store is the chaincode's mistake: 400.
         let (signed, _) = proposal(&f.c.orgs[0].client, CH, "badkey", "f", &[]);
         let r = f.endorser(0, LONG).process(&signed).await.unwrap();
-        assert_eq!(status(&r).0, 500);
+        assert_eq!(status(&r).0, 400);
         assert!(
             status(&r).1.contains("must not be empty"),
+            "{}",
+            status(&r).1
+        );
+        assert!(r.endorsement.is_none());
+
+        // So is a malformed bookmark from the client.
+        let (signed, _) = proposal(
+            &f.c.orgs[0].client,
+            CH,
+            "asset-transfer",
+            "list",
+            &["10", "not-a-bookmark"],
+        );
+        let r = f.endorser(0, LONG).process(&signed).await.unwrap();
+        assert_eq!(status(&r).0, 400, "{}", status(&r).1);
+        assert!(
+            status(&r).1.contains("invalid bookmark"),
             "{}",
             status(&r).1
         );

@@ -1,47 +1,59 @@
 //! The transaction simulator: the stub a chaincode runs against on a peer.
-//! It reads committed state, records every key read with the version seen
-//! and every range scanned with the keys and versions it returned, and
-//! buffers writes; nothing touches the ledger until the transaction is
+//! The call rules (frames, write layers, depth, system namespaces, the
+//! invoked chaincode's event) are the SDK's [`chaincode_sdk::calls`], the
+//! same code `MockStub` runs; this module is the peer's [`World`] under
+//! them. It reads committed state, records every key read with the version
+//! seen and every range scanned with the keys and versions it returned
+//! ([`Recording`]); nothing touches the ledger until the transaction is
 //! ordered and validated. Range and composite-key queries run the SDK's
 //! shared [`Query`] over the ledger, as `MockStub` runs it over a map.
 //!
-//! A chaincode may call another ([`ChaincodeStub::invoke_chaincode`]): the
+//! A chaincode may call another
+//! ([`chaincode_sdk::ChaincodeStub::invoke_chaincode`]): the
 //! callee runs on the same simulator, in the same transaction, against its
 //! own namespace, and what it reads and writes is recorded under that
-//! namespace (see [`Recording`]).
+//! namespace.
 
 use super::callees::Callees;
 use super::recording::Recording;
 use crate::ledger::{Ledger, LedgerError};
-use chaincode_sdk::query::{validate_key, KeyValue, Query, QueryOutcome, SortedSource};
-use chaincode_sdk::stub::{validate_event_name, MAX_CALL_DEPTH};
-use chaincode_sdk::{ChaincodeError, ChaincodeStub, Creator, KeyModification};
+use chaincode_sdk::calls::{Finished, Transaction, World};
+use chaincode_sdk::query::{KeyValue, Query, QueryOutcome, SortedSource};
+use chaincode_sdk::{Chaincode, ChaincodeError, KeyModification};
 use consort_proto::{ChaincodeEvent, KvRead, RangeQueryInfo, TxReadWriteSet, Version};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One running chaincode invocation: the invoked chaincode, or one it called.
-#[derive(Debug)]
-struct Frame {
-    namespace: String,
-    function: String,
-    args: Vec<Vec<u8>>,
-}
+pub use chaincode_sdk::calls::Invocation;
 
-/// A chaincode's view of one proposal.
-pub struct Simulator {
+/// A chaincode's view of one proposal: the SDK's [`Transaction`] over the
+/// peer's ledger. Build it with `Simulator::new(PeerState::new(ledger),
+/// namespace, invocation)`; [`SimulationResults::from`] ends it.
+pub type Simulator = Transaction<PeerState>;
+
+/// The peer under a [`Simulator`]: the ledger, the chaincodes a transaction
+/// may call, and what the transaction read.
+pub struct PeerState {
     ledger: Arc<Ledger>,
     callees: Arc<Callees>,
-    /// The running invocations, the invoked chaincode first; never empty.
-    frames: Vec<Frame>,
-    tx_id: String,
-    channel_id: String,
-    creator: Creator,
-    timestamp_ms: i64,
-    transient: BTreeMap<String, Vec<u8>>,
     recording: Recording,
-    /// The invoked chaincode's event (a callee's is dropped).
-    event: Option<(String, Vec<u8>)>,
+}
+
+impl PeerState {
+    /// The ledger's current state, with no chaincode to call.
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        PeerState {
+            ledger,
+            callees: Arc::new(Callees::default()),
+            recording: Recording::default(),
+        }
+    }
+
+    /// The chaincodes this transaction may call.
+    pub fn with_callees(mut self, callees: Arc<Callees>) -> Self {
+        self.callees = callees;
+        self
+    }
 }
 
 /// What a simulation produced for the endorser to sign.
@@ -53,25 +65,33 @@ pub struct SimulationResults {
     pub event: Option<ChaincodeEvent>,
 }
 
-/// What the simulator needs to start.
-#[derive(Debug, Clone)]
-pub struct SimulationInput {
-    /// The chaincode (its state namespace).
-    pub namespace: String,
-    /// Function name.
-    pub function: String,
-    /// Arguments.
-    pub args: Vec<Vec<u8>>,
-    /// Transaction ID.
-    pub tx_id: String,
-    /// Channel.
-    pub channel_id: String,
-    /// Who proposed.
-    pub creator: Creator,
-    /// The proposal header's timestamp, ms since the Unix epoch.
-    pub timestamp_ms: i64,
-    /// The proposal's transient data.
-    pub transient: BTreeMap<String, Vec<u8>>,
+impl From<Simulator> for SimulationResults {
+    /// The recorded read/write set (namespaces sorted by name, reads and
+    /// writes sorted by key, range scans in the order made; the invoked
+    /// chaincode's and every called chaincode's namespace present) and the
+    /// invoked chaincode's event.
+    fn from(sim: Simulator) -> Self {
+        let Finished {
+            world,
+            namespace,
+            writes,
+            event,
+            called,
+        } = sim.finish();
+        let mut recording = world.recording;
+        recording.touch(&namespace);
+        for callee in &called {
+            recording.touch(callee);
+        }
+        SimulationResults {
+            rwset: recording.into_rwset(writes),
+            event: event.map(|e| ChaincodeEvent {
+                chaincode: e.chaincode,
+                name: e.name,
+                payload: e.payload,
+            }),
+        }
+    }
 }
 
 /// One namespace of the ledger as the shared query code reads it,
@@ -110,127 +130,18 @@ fn state_err(e: LedgerError) -> ChaincodeError {
     ChaincodeError::State(e.to_string())
 }
 
-impl Simulator {
-    /// A simulator over the ledger's current state, with no chaincode to call.
-    pub fn new(ledger: Arc<Ledger>, input: SimulationInput) -> Self {
-        Simulator {
-            ledger,
-            callees: Arc::new(Callees::default()),
-            recording: Recording::new(&input.namespace),
-            frames: vec![Frame {
-                namespace: input.namespace,
-                function: input.function,
-                args: input.args,
-            }],
-            tx_id: input.tx_id,
-            channel_id: input.channel_id,
-            creator: input.creator,
-            timestamp_ms: input.timestamp_ms,
-            transient: input.transient,
-            event: None,
-        }
-    }
-
-    /// The chaincodes this transaction may call.
-    pub fn with_callees(mut self, callees: Arc<Callees>) -> Self {
-        self.callees = callees;
-        self
-    }
-
-    /// The running invocation.
-    fn frame(&self) -> &Frame {
-        // `frames` is never empty: the invoked chaincode's frame is never popped.
-        &self.frames[self.frames.len() - 1]
-    }
-
-    /// The namespace of the running invocation.
-    fn namespace(&self) -> &str {
-        &self.frame().namespace
-    }
-
-    /// The recorded read/write set and the invoked chaincode's event.
-    pub fn into_results(self) -> SimulationResults {
-        let event = self.event.map(|(name, payload)| ChaincodeEvent {
-            chaincode: self.frames[0].namespace.clone(),
-            name,
-            payload,
-        });
-        SimulationResults {
-            rwset: self.recording.into_rwset(),
-            event,
-        }
-    }
-
-    /// The recorded read/write set: namespaces sorted by name, reads and
-    /// writes sorted by key, range scans in the order made.
-    pub fn into_rwset(self) -> TxReadWriteSet {
-        self.recording.into_rwset()
-    }
-}
-
-impl ChaincodeStub for Simulator {
-    fn function(&self) -> &str {
-        &self.frame().function
-    }
-    fn args(&self) -> &[Vec<u8>] {
-        &self.frame().args
-    }
-    fn tx_id(&self) -> &str {
-        &self.tx_id
-    }
-    fn channel_id(&self) -> &str {
-        &self.channel_id
-    }
-    fn creator(&self) -> &Creator {
-        &self.creator
-    }
-
-    fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, ChaincodeError> {
-        let namespace = self.namespace().to_owned();
-        if let Some(pending) = self.recording.pending(&namespace, key) {
-            return Ok(pending);
-        }
-        let current = self.ledger.get_state(&namespace, key).map_err(state_err)?;
+impl World for PeerState {
+    fn get_state(&mut self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, ChaincodeError> {
+        let current = self.ledger.get_state(namespace, key).map_err(state_err)?;
         self.recording
-            .read(&namespace, key, current.as_ref().map(|v| v.version));
+            .read(namespace, key, current.as_ref().map(|v| v.version));
         Ok(current.map(|v| v.value))
     }
 
-    fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), ChaincodeError> {
-        validate_key(key)?;
-        let namespace = self.namespace().to_owned();
-        self.recording.write(&namespace, key, Some(value.to_vec()));
-        Ok(())
-    }
-
-    fn del_state(&mut self, key: &str) -> Result<(), ChaincodeError> {
-        validate_key(key)?;
-        let namespace = self.namespace().to_owned();
-        self.recording.write(&namespace, key, None);
-        Ok(())
-    }
-
-    fn tx_timestamp_ms(&self) -> i64 {
-        self.timestamp_ms
-    }
-
-    fn transient(&self) -> &BTreeMap<String, Vec<u8>> {
-        &self.transient
-    }
-
-    fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), ChaincodeError> {
-        validate_event_name(name)?;
-        if self.frames.len() == 1 {
-            self.event = Some((name.to_string(), payload.to_vec()));
-        }
-        Ok(())
-    }
-
-    fn execute_query(&mut self, query: &Query) -> Result<QueryOutcome, ChaincodeError> {
-        let namespace = self.namespace().to_owned();
+    fn query(&mut self, namespace: &str, query: &Query) -> Result<QueryOutcome, ChaincodeError> {
         let mut source = LedgerSource {
             ledger: &self.ledger,
-            namespace: &namespace,
+            namespace,
             versions: HashMap::new(),
         };
         let outcome = query.run(&mut source)?;
@@ -243,7 +154,7 @@ impl ChaincodeStub for Simulator {
             })
             .collect();
         self.recording.range(
-            &namespace,
+            namespace,
             RangeQueryInfo {
                 start_key: outcome.scanned.start_key.clone(),
                 end_key: outcome.scanned.end_key.clone(),
@@ -254,12 +165,12 @@ impl ChaincodeStub for Simulator {
         Ok(outcome)
     }
 
-    fn get_history_for_key(&mut self, key: &str) -> Result<Vec<KeyModification>, ChaincodeError> {
-        validate_key(key)?;
-        let history = self
-            .ledger
-            .history(self.namespace(), key)
-            .map_err(state_err)?;
+    fn history(
+        &mut self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Vec<KeyModification>, ChaincodeError> {
+        let history = self.ledger.history(namespace, key).map_err(state_err)?;
         Ok(history
             .into_iter()
             .map(|(_, record)| KeyModification {
@@ -271,34 +182,12 @@ impl ChaincodeStub for Simulator {
             .collect())
     }
 
-    #[tracing::instrument(skip_all, fields(tx_id = %self.tx_id, callee = chaincode, function = function))]
-    fn invoke_chaincode(
-        &mut self,
-        chaincode: &str,
-        function: &str,
-        args: &[Vec<u8>],
-    ) -> Result<Vec<u8>, ChaincodeError> {
-        if self.frames.len() > MAX_CALL_DEPTH {
-            return Err(ChaincodeError::Call {
-                chaincode: chaincode.to_owned(),
-                reason: format!("chaincode calls nest deeper than {MAX_CALL_DEPTH}"),
-            });
+    fn callee(&self, chaincode: &str) -> Result<Arc<dyn Chaincode>, String> {
+        let resolved = self.callees.resolve(chaincode);
+        if let Err(reason) = &resolved {
+            tracing::debug!(callee = chaincode, %reason, "chaincode call refused");
         }
-        let callee = self.callees.resolve(chaincode)?;
-        self.recording.touch(chaincode);
-        self.recording.begin_call();
-        self.frames.push(Frame {
-            namespace: chaincode.to_owned(),
-            function: function.to_owned(),
-            args: args.to_vec(),
-        });
-        let result = callee.invoke(self);
-        self.frames.pop();
-        self.recording.end_call(result.is_ok());
-        if let Err(e) = &result {
-            tracing::debug!(error = %e, "called chaincode failed; its writes are discarded");
-        }
-        result
+        resolved
     }
 }
 
@@ -307,13 +196,14 @@ mod tests {
     use super::*;
     use crate::ledger::{BlockUpdate, StateWrite};
     use crate::testkit::{temp_ledger, version};
+    use chaincode_sdk::{ChaincodeStub, Creator};
     use consort_proto::{CommittedBlock, TxRwSet};
 
     fn simulator(ledger: &Arc<Ledger>) -> Simulator {
         Simulator::new(
-            ledger.clone(),
-            SimulationInput {
-                namespace: "token".into(),
+            PeerState::new(ledger.clone()),
+            "token",
+            Invocation {
                 function: "f".into(),
                 args: vec![b"x".to_vec()],
                 tx_id: "tx1".into(),
@@ -400,7 +290,7 @@ mod tests {
         assert_eq!(sim.get_state("a").unwrap(), Some(b"1".to_vec()));
         // Another namespace's key is not visible.
         assert_eq!(sim.get_state("c").unwrap(), None);
-        let rw = token_rw(sim.into_rwset());
+        let rw = token_rw(SimulationResults::from(sim).rwset);
         assert_eq!(rw.namespace, "token");
         assert_eq!(
             reads(&rw),
@@ -426,7 +316,7 @@ mod tests {
         sim.get_state("a").unwrap();
         sim.get_state("new").unwrap();
         assert_eq!(
-            reads(&token_rw(sim.into_rwset())),
+            reads(&token_rw(SimulationResults::from(sim).rwset)),
             vec![("a", Some(version(0, 0))), ("new", None)]
         );
     }
@@ -464,7 +354,7 @@ mod tests {
         assert_eq!(ledger.get_state("token", "a").unwrap().unwrap().value, b"1");
         assert!(ledger.get_state("token", "d").unwrap().is_some());
 
-        let rw = token_rw(sim.into_rwset());
+        let rw = token_rw(SimulationResults::from(sim).rwset);
         assert_eq!(reads(&rw), vec![("b", Some(version(0, 1)))]);
         assert_eq!(
             writes(&rw),
@@ -490,7 +380,7 @@ mod tests {
         for k in ["z", "m", "y"] {
             sim.get_state(k).unwrap();
         }
-        let rw = token_rw(sim.into_rwset());
+        let rw = token_rw(SimulationResults::from(sim).rwset);
         let read_keys: Vec<&str> = rw.reads.iter().map(|r| r.key.as_str()).collect();
         let write_keys: Vec<&str> = rw.writes.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(read_keys, vec!["m", "y", "z"]);
@@ -577,7 +467,7 @@ mod tests {
             .get_state_by_range_with_pagination("b", "", 2, &meta.bookmark)
             .unwrap();
         assert_eq!((last.len(), last_meta.bookmark.as_str()), (1, ""));
-        let rw = token_rw(sim.into_rwset());
+        let rw = token_rw(SimulationResults::from(sim).rwset);
         assert!(rw.reads.is_empty(), "range results are not point reads");
         assert_eq!(rw.range_queries.len(), 3);
         let (full, first, second) = (
@@ -634,7 +524,7 @@ mod tests {
         let mut sim = simulator(&ledger);
         sim.get_state_by_range_with_pagination("", "", 2, "")
             .unwrap();
-        let rwset = sim.into_rwset();
+        let rwset = SimulationResults::from(sim).rwset;
         let code = |ledger: &Ledger| {
             let tx = CheckedTx {
                 tx_id: "scan".into(),
@@ -680,7 +570,7 @@ mod tests {
         assert!(sim.set_event("", b"x").is_err());
         sim.set_event("first", b"1").unwrap();
         sim.set_event("second", b"2").unwrap();
-        let results = sim.into_results();
+        let results = SimulationResults::from(sim);
         assert_eq!(
             results.event,
             Some(ChaincodeEvent {
@@ -699,15 +589,113 @@ mod tests {
         let mut sim = simulator(&ledger);
         for key in ["", "a\0b", "\0"] {
             assert!(
-                matches!(sim.put_state(key, b"v"), Err(ChaincodeError::State(_))),
+                matches!(sim.put_state(key, b"v"), Err(ChaincodeError::BadRequest(_))),
                 "put {key:?}"
             );
             assert!(
-                matches!(sim.del_state(key), Err(ChaincodeError::State(_))),
+                matches!(sim.del_state(key), Err(ChaincodeError::BadRequest(_))),
                 "del {key:?}"
             );
         }
-        let rw = token_rw(sim.into_rwset());
+        let rw = token_rw(SimulationResults::from(sim).rwset);
         assert!(rw.writes.is_empty() && rw.reads.is_empty());
+    }
+
+    /// The shared call table on a fresh ledger per case, with the table's
+    /// chaincode defined and installed as `a`, `b` and `c`.
+    struct PeerNetwork {
+        _dir: tempfile::TempDir,
+        ledger: Arc<Ledger>,
+        callees: Arc<Callees>,
+    }
+
+    impl PeerNetwork {
+        fn new() -> Self {
+            use chaincode_sdk::calls::conformance;
+            let (dir, ledger) = temp_ledger();
+            let mut registry = crate::chaincode_host::ChaincodeRegistry::default();
+            for (name, cc) in conformance::chaincodes() {
+                registry.register(name, cc);
+            }
+            let defined = conformance::CHAINCODES.map(str::to_owned);
+            PeerNetwork {
+                _dir: dir,
+                ledger,
+                callees: Arc::new(Callees::new(defined, registry)),
+            }
+        }
+    }
+
+    impl chaincode_sdk::calls::conformance::Network for PeerNetwork {
+        fn submit(
+            &mut self,
+            chaincode: &str,
+            steps: &[Vec<u8>],
+        ) -> Result<(Vec<u8>, Option<chaincode_sdk::calls::Event>), ChaincodeError> {
+            let number = self.ledger.height();
+            let tx_id = format!("tx{number}");
+            let mut sim = Simulator::new(
+                PeerState::new(self.ledger.clone()).with_callees(self.callees.clone()),
+                chaincode,
+                Invocation {
+                    function: "run".into(),
+                    args: steps.to_vec(),
+                    tx_id: tx_id.clone(),
+                    channel_id: "ch".into(),
+                    creator: Creator::default(),
+                    timestamp_ms: 1_700_000_000_000,
+                    transient: [("secret".to_owned(), b"s".to_vec())].into(),
+                },
+            );
+            let cc = self
+                .callees
+                .resolve(chaincode)
+                .unwrap_or_else(|reason| panic!("{chaincode}: {reason}"));
+            let result = cc.invoke(&mut sim);
+            let results = SimulationResults::from(sim);
+            let payload = result?;
+            let writes = results
+                .rwset
+                .ns_rwsets
+                .iter()
+                .flat_map(|ns| {
+                    ns.writes.iter().map(|w| StateWrite {
+                        namespace: ns.namespace.clone(),
+                        key: w.key.clone(),
+                        value: (!w.is_delete).then(|| w.value.clone()),
+                        tx_num: 0,
+                        tx_id: tx_id.clone(),
+                    })
+                })
+                .collect();
+            self.ledger
+                .commit(&BlockUpdate {
+                    block: CommittedBlock::default(),
+                    number,
+                    hash: [number as u8; 32],
+                    timestamp_ms: 0,
+                    writes,
+                    txs: vec![],
+                })
+                .unwrap();
+            let event = results.event.map(|e| chaincode_sdk::calls::Event {
+                chaincode: e.chaincode,
+                name: e.name,
+                payload: e.payload,
+            });
+            Ok((payload, event))
+        }
+
+        fn state(&mut self, chaincode: &str, key: &str) -> Option<Vec<u8>> {
+            self.ledger
+                .get_state(chaincode, key)
+                .unwrap()
+                .map(|v| v.value)
+        }
+    }
+
+    #[test]
+    fn calls_pass_the_conformance_table() {
+        chaincode_sdk::calls::conformance::check(&mut PeerNetwork::new);
     }
 }

@@ -14,7 +14,7 @@ use crate::policy::Policy;
 use chaincode_sdk::{Chaincode, ChaincodeError, ChaincodeStub};
 use consort_proto::{ChaincodeDefinition, ChannelConfig};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The lifecycle chaincode of one channel.
 #[derive(Debug, Clone)]
@@ -25,6 +25,37 @@ pub struct Lifecycle {
     policy: Policy,
     /// The genesis definitions (sequence 1 until a definition is committed).
     genesis: BTreeMap<String, ChaincodeDefinition>,
+    /// The chaincodes installed in process on this peer, when known: an
+    /// approval of an in-process definition for another name warns.
+    installed: Option<BTreeSet<String>>,
+}
+
+/// What `approve` returns: the approved definition (its JSON fields) and,
+/// only when there are some, `warnings` about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approved {
+    /// The definition approved.
+    #[serde(flatten)]
+    pub definition: DefinitionJson,
+    /// What may stop the definition from working once committed, e.g. a
+    /// chaincode to run in process that the endorsing peer does not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Approved {
+    /// The warnings of an `approve` result; none if it holds none or is
+    /// not an `approve` result.
+    pub fn warnings_of(result: &[u8]) -> Vec<String> {
+        #[derive(Deserialize)]
+        struct Warnings {
+            #[serde(default)]
+            warnings: Vec<String>,
+        }
+        serde_json::from_slice::<Warnings>(result)
+            .map(|w| w.warnings)
+            .unwrap_or_default()
+    }
 }
 
 /// Each member org's approval of one sequence, as `approvals(name, sequence)` returns it.
@@ -55,6 +86,30 @@ impl Lifecycle {
                     (d.name.clone(), d)
                 })
                 .collect(),
+            installed: None,
+        }
+    }
+
+    /// The same lifecycle on a peer whose in-process chaincodes are
+    /// `installed`: approving a definition with no external service for a
+    /// name not among them logs a warning and returns it with the approval.
+    pub fn with_installed(mut self, installed: impl IntoIterator<Item = String>) -> Self {
+        self.installed = Some(installed.into_iter().collect());
+        self
+    }
+
+    /// Why `d` may not run once committed, as this peer sees it.
+    fn warnings(&self, d: &ChaincodeDefinition) -> Vec<String> {
+        match &self.installed {
+            Some(installed) if d.external.is_none() && !installed.contains(&d.name) => {
+                vec![format!(
+                    "chaincode '{}' is to run in process, but the endorsing peer has no \
+                     chaincode of that name installed; install it on the peers or give \
+                     the definition an external service before committing",
+                    d.name
+                )]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -125,7 +180,14 @@ impl Lifecycle {
             &definition::encode(&d),
         )?;
         tracing::debug!(chaincode = %d.name, sequence = d.sequence, org = %creator.msp_id, "approval recorded");
-        to_json(&DefinitionJson::from_proto(&d))
+        let warnings = self.warnings(&d);
+        for warning in &warnings {
+            tracing::warn!(chaincode = %d.name, sequence = d.sequence, %warning, "approval warning");
+        }
+        to_json(&Approved {
+            definition: DefinitionJson::from_proto(&d),
+            warnings,
+        })
     }
 
     fn commit(
@@ -148,10 +210,15 @@ impl Lifecycle {
         let mut missing = Vec::new();
         for org in &self.members {
             let key = approval_key(&d.name, d.sequence, org);
-            if stub.get_state(&key)?.as_deref() == Some(wanted.as_slice()) {
-                approved.push(org.clone());
-            } else {
-                missing.push(org.clone());
+            match stub.get_state(&key)? {
+                Some(stored) if stored == wanted => approved.push(org.clone()),
+                Some(stored) => {
+                    let other = definition::decode(&stored)
+                        .map_err(|e| ChaincodeError::State(e.to_string()))?;
+                    let differ = definition::differences(&other, &d).join(", ");
+                    missing.push(format!("{org} (approved a different definition: {differ})"));
+                }
+                None => missing.push(org.clone()),
             }
         }
         if !self.policy.evaluate_org_peers(&approved) {

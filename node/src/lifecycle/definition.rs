@@ -191,6 +191,43 @@ pub fn decode(bytes: &[u8]) -> Result<ChaincodeDefinition, DefinitionError> {
     ChaincodeDefinition::decode(bytes).map_err(|e| DefinitionError::Decode(e.to_string()))
 }
 
+/// The fields in which an `approved` definition differs from the
+/// `proposed` one, each as `field 'approved' (proposed 'proposed')`; empty
+/// when they are the same definition. A TLS root is named, not quoted.
+pub fn differences(approved: &ChaincodeDefinition, proposed: &ChaincodeDefinition) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut differ = |field: &str, approved: &str, proposed: &str| {
+        if approved != proposed {
+            out.push(format!("{field} '{approved}' (proposed '{proposed}')"));
+        }
+    };
+    differ("name", &approved.name, &proposed.name);
+    differ("version", &approved.version, &proposed.version);
+    differ(
+        "sequence",
+        &approved.sequence.to_string(),
+        &proposed.sequence.to_string(),
+    );
+    differ(
+        "endorsement_policy",
+        &approved.endorsement_policy,
+        &proposed.endorsement_policy,
+    );
+    let address = |d: &ChaincodeDefinition| {
+        d.external
+            .as_ref()
+            .map_or_else(|| "in process".to_owned(), |e| e.address.clone())
+    };
+    differ("external", &address(approved), &address(proposed));
+    let root = |d: &ChaincodeDefinition| d.external.as_ref().map(|e| e.tls_root_pem.clone());
+    if let (Some(a), Some(p)) = (root(approved), root(proposed)) {
+        if a != p {
+            out.push("external.tls_root_pem (a different certificate)".to_owned());
+        }
+    }
+    out
+}
+
 /// The key of `msp`'s approval of `name` at `sequence`.
 pub fn approval_key(name: &str, sequence: u64, msp: &str) -> String {
     format!("approval/{name}/{sequence}/{msp}")

@@ -26,7 +26,7 @@ pub mod definition;
 pub mod definitions;
 pub mod key_policy;
 
-pub use chaincode::{Approvals, Lifecycle};
+pub use chaincode::{Approvals, Approved, Lifecycle};
 pub use client::LifecycleClient;
 pub use definition::{DefinitionError, DefinitionJson};
 pub use definitions::{DefinitionSet, Definitions};

@@ -162,10 +162,10 @@ mod tests {
 
     #[test]
     fn add_get_and_edit_by_the_author_only() {
-        let mut stub = MockStub::new("mychannel"); // calls as Org1MSP's user1
+        let mut stub = MockStub::new("mychannel"); // calls as Org1MSP's user1@org1
         stub.set_timestamp(1_000);
         let added = note(&mut stub, "add", &["n1", "hello"]).unwrap();
-        assert_eq!(added.author, "Org1MSP:user1");
+        assert_eq!(added.author, "Org1MSP:user1@org1");
         assert_eq!(stub.events()[0].name, "note_added");
         assert_eq!(note(&mut stub, "get", &["n1"]).unwrap().text, "hello");
 
@@ -178,7 +178,7 @@ mod tests {
         let err = note(&mut stub, "edit", &["n1", "mine now"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "only Org1MSP:user1 may edit note 'n1', not Org2MSP:bob"
+            "only Org1MSP:user1@org1 may edit note 'n1', not Org2MSP:bob"
         );
         let err = note(&mut stub, "add", &["n1", "again"]).unwrap_err();
         assert_eq!(err.to_string(), "note 'n1' already exists");

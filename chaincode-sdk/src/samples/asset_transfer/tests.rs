@@ -247,7 +247,7 @@ fn list_refuses_a_bad_page_size_or_bookmark() {
         )
     );
     let err = call(&mut stub, "list", &["1", "not-a-bookmark"]).unwrap_err();
-    assert!(matches!(err, ChaincodeError::State(_)), "{err:?}");
+    assert!(matches!(err, ChaincodeError::BadRequest(_)), "{err:?}");
 }
 
 #[test]

@@ -320,7 +320,7 @@ fn account_names_the_caller() {
     let mut stub = MockStub::new("ch1");
     assert_eq!(
         call(&mut stub, "account", &[]).unwrap(),
-        json!("Org1MSP:user1")
+        json!("Org1MSP:user1@org1")
     );
     stub.set_creator(person("Org2MSP", "bob"));
     assert_eq!(call(&mut stub, "account", &[]).unwrap(), json!(BOB));

@@ -125,7 +125,8 @@ fn commit_needs_a_majority_of_identical_approvals_and_names_them() {
     assert_eq!(
         err.to_string(),
         "chaincode 'notes' sequence 1: approved by Org1MSP; 2 of 3 orgs must approve; \
-         not approved by Org2MSP, Org3MSP"
+         not approved by Org2MSP (approved a different definition: version '1.1' \
+         (proposed '1')), Org3MSP"
     );
     assert!(stub.state("definition/notes").is_none());
 
@@ -197,4 +198,74 @@ fn list_merges_genesis_and_committed_definitions() {
     assert_eq!(names, ["notes", "token"]);
     let err = stub.invoke(&lc, "definition", &["ghost"]).unwrap_err();
     assert_eq!(err.to_string(), "chaincode 'ghost' is not defined");
+}
+
+#[test]
+fn a_differing_approval_names_every_field_that_differs() {
+    let proposed = DefinitionJson::parse(def("notes", "1", 1, ORG1).as_bytes())
+        .unwrap()
+        .check(&["Org1MSP".to_owned(), "Org2MSP".to_owned()])
+        .unwrap()
+        .0;
+    let mut approved = proposed.clone();
+    assert!(definition::differences(&approved, &proposed).is_empty());
+    approved.endorsement_policy = "OR('Org2MSP.peer')".into();
+    approved.external = Some(consort_proto::ExternalChaincode {
+        address: "cc:9999".into(),
+        tls_root_pem: "pem".into(),
+    });
+    assert_eq!(
+        definition::differences(&approved, &proposed),
+        [
+            "endorsement_policy 'OR('Org2MSP.peer')' (proposed 'OR('Org1MSP.peer')')",
+            "external 'cc:9999' (proposed 'in process')",
+        ]
+    );
+    let mut other_root = approved.clone();
+    other_root.external = Some(consort_proto::ExternalChaincode {
+        address: "cc:9999".into(),
+        tls_root_pem: "other".into(),
+    });
+    assert_eq!(
+        definition::differences(&other_root, &approved),
+        ["external.tls_root_pem (a different certificate)"]
+    );
+}
+
+#[test]
+fn approving_an_in_process_chaincode_this_peer_lacks_warns() {
+    let lc = Lifecycle::new(&config()).with_installed(["token".to_owned()]);
+    let mut stub = MockStub::new("ch");
+    let out = approve(&mut stub, &lc, 1, &def("notes", "1", 1, ORG1)).unwrap();
+    let approved: Approved = serde_json::from_slice(&out).unwrap();
+    assert_eq!(approved.definition.name, "notes");
+    let warnings = Approved::warnings_of(&out);
+    assert_eq!(warnings, approved.warnings);
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].contains("chaincode 'notes' is to run in process"),
+        "{warnings:?}"
+    );
+    // The approval is recorded all the same.
+    assert!(stub.state("approval/notes/1/Org1MSP").is_some());
+
+    // Installed, or external: no warning, and the result is the bare definition.
+    let token = "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')";
+    let out = approve(&mut stub, &lc, 1, &def("token", "2", 2, token)).unwrap();
+    assert!(Approved::warnings_of(&out).is_empty());
+    assert!(serde_json::from_slice::<DefinitionJson>(&out).is_ok());
+    let external = serde_json::to_string(&DefinitionJson {
+        external: Some(crate::lifecycle::definition::ExternalJson {
+            address: "notes.example:9999".into(),
+            tls_root_pem: String::new(),
+        }),
+        ..DefinitionJson::parse(def("notes", "1", 1, ORG1).as_bytes()).unwrap()
+    })
+    .unwrap();
+    let out = approve(&mut stub, &lc, 2, &external).unwrap();
+    assert!(Approved::warnings_of(&out).is_empty());
+    // A lifecycle that does not know what is installed never warns.
+    let unknown = Lifecycle::new(&config());
+    let out = approve(&mut stub, &unknown, 3, &def("notes", "1", 1, ORG1)).unwrap();
+    assert!(Approved::warnings_of(&out).is_empty());
 }
