@@ -11,7 +11,8 @@
 //! [`identity`] (certificates, membership, TLS) and [`transport`] (gRPC over
 //! mutual TLS) carry all of it; [`config`] and [`node`] start a node;
 //! [`cryptogen`], [`localnet`] and [`demo`] make and run networks
-//! ([`fsutil`] writes their private keys).
+//! ([`fsutil`] writes their private keys); [`crashpoint`] lets recovery
+//! tests crash a node at a chosen point of its write paths.
 #![warn(missing_docs)]
 
 /// The client library, `consort-client`: the node's CLI, demo, load
@@ -22,6 +23,7 @@ pub mod access;
 pub mod block;
 pub mod chaincode_host;
 pub mod config;
+pub mod crashpoint;
 pub mod cryptogen;
 pub mod demo;
 pub mod endorsement;

@@ -119,6 +119,16 @@ impl LocalNet {
 
     /// Starts one node's process (no-op if it is running).
     pub fn start(&mut self, name: &str) -> Result<(), LocalNetError> {
+        self.start_with_env(name, &[])
+    }
+
+    /// Starts one node's process with extra environment variables, such as
+    /// [`crashpoint::ENV`](crate::crashpoint::ENV) (no-op if it is running).
+    pub fn start_with_env(
+        &mut self,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> Result<(), LocalNetError> {
         if let Some(child) = self.procs.get_mut(name) {
             if matches!(child.try_wait(), Ok(None)) {
                 return Ok(());
@@ -139,6 +149,7 @@ impl LocalNet {
                 "RUST_LOG",
                 std::env::var("CONSORT_NODE_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err_log)
@@ -205,6 +216,12 @@ impl LocalNet {
         for n in names {
             let _ = self.stop(&n, Duration::from_secs(5));
         }
+    }
+
+    /// How a node's process ended, once it has; `None` while it runs or
+    /// when it was never started. The process stays known until restarted.
+    pub fn exit_status(&mut self, name: &str) -> Option<std::process::ExitStatus> {
+        self.procs.get_mut(name)?.try_wait().ok().flatten()
     }
 
     /// Whether a node's process is running.

@@ -534,6 +534,9 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 "info",
                 cfg.log_format == consort::config::node::LogFormat::Json,
             );
+            if let Some(spec) = consort::crashpoint::arm_from_env()? {
+                tracing::warn!(crash_at = %spec.env_value(), "crash injection armed");
+            }
             consort::node::run(cfg, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }

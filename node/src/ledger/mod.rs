@@ -6,6 +6,7 @@ pub mod keys;
 pub mod verify;
 
 use crate::block::Hash;
+use crate::crashpoint::{self, CrashPoint};
 use consort_proto::{CommittedBlock, TxValidationCode, Version};
 use keys::*;
 use prost::Message;
@@ -312,12 +313,15 @@ impl Ledger {
                 got: update.number,
             });
         }
+        crashpoint::hit(CrashPoint::LedgerCommitStart);
         let batch = self.batch_for(update)?;
+        crashpoint::hit(CrashPoint::LedgerBeforeWrite);
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db
             .write_opt(batch, &wo)
             .map_err(db_err(LedgerOp::Commit))?;
+        crashpoint::hit(CrashPoint::LedgerAfterWrite);
         self.height.store(update.number + 1, Ordering::SeqCst);
         Ok(())
     }
@@ -340,6 +344,7 @@ impl Ledger {
                 Some(v) => batch.put_cf(self.cf(CF_STATE), &sk, encode_state_value(&version, v)),
                 None => batch.delete_cf(self.cf(CF_STATE), &sk),
             }
+            crashpoint::hit(CrashPoint::LedgerHistory);
             let rec = HistoryRecord {
                 tx_id: w.tx_id.clone(),
                 is_delete: w.value.is_none(),
@@ -357,6 +362,7 @@ impl Ledger {
             if !indexed.insert(tx_id.as_str()) || self.tx(tx_id)?.is_some() {
                 continue; // a duplicate keeps pointing at the original
             }
+            crashpoint::hit(CrashPoint::LedgerTxIndex);
             let rec = TxRecord {
                 block: update.number,
                 tx_num: *tx_num,

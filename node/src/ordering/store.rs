@@ -21,6 +21,7 @@
 use super::codec::{self, pb, Codec, CodecError};
 use super::types::{ApplyOutcome, NodeId, RaftBlock, TypeConfig};
 use crate::block::{self, Hash};
+use crate::crashpoint::{self, CrashPoint};
 use crate::identity::Msp;
 use crate::store_format::{self, FormatError, FormatSpec};
 use consort_proto::Block;
@@ -280,7 +281,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        crashpoint::hit(CrashPoint::LogAppendBeforeWrite);
         let result = self.write_entries(entries);
+        if result.is_ok() {
+            crashpoint::hit(CrashPoint::LogAppendAfterWrite);
+        }
         let io = result
             .as_ref()
             .map(|_| ())
@@ -578,6 +583,7 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        crashpoint::hit(CrashPoint::ApplyStart);
         let mut batch = WriteBatch::default();
         let mut out = Vec::new();
         let mut tip = self.tip;
@@ -598,6 +604,7 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
                     match checked {
                         Ok((b, number)) => {
                             batch.put_cf(self.db.cf(CF_BLOCKS), number.to_be_bytes(), &data.0);
+                            crashpoint::hit(CrashPoint::ApplyBlockAdded);
                             tip = ChainTip {
                                 height: number + 1,
                                 last_hash: block::block_hash(&b),
@@ -612,10 +619,12 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
                 }
             }
         }
+        crashpoint::hit(CrashPoint::ApplyBeforeMeta);
         batch.put_cf(self.db.cf(CF_SM_META), b"meta", codec::encode(&self.meta));
         self.db
             .synced(batch)
             .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
+        crashpoint::hit(CrashPoint::ApplyAfterWrite);
         if tip != self.tip {
             self.tip = tip;
             self.tip_tx.send_replace(tip);
