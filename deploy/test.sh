@@ -3,7 +3,7 @@
 # missing, and the Python client's packages (clients/python/requirements.txt)
 # that node/tests/python_client.rs runs it with.
 #
-#   bash deploy/test.sh          lints, then the fast lane, then the slow lane
+#   bash deploy/test.sh          format check, then the fast lane, then the slow lane
 #   bash deploy/test.sh fast     unit tests, the SDK, the client crate, doc tests
 #                                (no network processes; under 2 minutes warm)
 #   bash deploy/test.sh slow     multi-process networks on loopback and docker
@@ -43,7 +43,7 @@ slow() {
 }
 
 case "$lane" in
-  all) lint; fast; slow ;;
+  all) cargo fmt --all -- --check; fast; slow ;;
   fast) fast ;;
   slow) slow ;;
   lint) lint ;;
