@@ -28,6 +28,8 @@ pub mod cryptogen;
 pub mod demo;
 pub mod endorsement;
 pub mod fsutil;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod gateway;
 pub mod identity;
 pub mod ledger;

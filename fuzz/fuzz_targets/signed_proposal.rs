@@ -1,0 +1,5 @@
+#![no_main]
+
+mod fixture;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| consort::fuzzing::signed_proposal(fixture::fixture(), data));

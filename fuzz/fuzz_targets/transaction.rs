@@ -1,0 +1,5 @@
+#![no_main]
+
+mod fixture;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| consort::fuzzing::transaction(fixture::fixture(), data));
