@@ -207,31 +207,6 @@ async fn crashes_inside_ledger_commit_and_raft_apply_recover_without_half_applie
     );
 }
 
-/// Asserts every acknowledged transfer is committed exactly once: its first
-/// copy in the chain has a final code other than DUPLICATE_TXID, and any
-/// later copy (the gateway resends an envelope after an unknown outcome) is
-/// DUPLICATE_TXID, which changes nothing. Returns the number of such copies.
-async fn assert_acked_committed_once(c: &Client, height: u64, sent: &[Sent]) -> usize {
-    let occ = tx_occurrences(c, height).await;
-    let mut resent = 0;
-    for s in sent.iter().filter(|s| s.acked_block.is_some()) {
-        let codes = occ.get(&s.tx_id).cloned().unwrap_or_default();
-        let duplicate = Code::DuplicateTxid as i32;
-        assert!(
-            codes.first().is_some_and(|c| *c != duplicate),
-            "acknowledged tx {} is not committed: {codes:?}",
-            s.tx_id
-        );
-        assert!(
-            codes[1..].iter().all(|c| *c == duplicate),
-            "acknowledged tx {} has a second effective copy: {codes:?}",
-            s.tx_id
-        );
-        resent += codes.len() - 1;
-    }
-    resent
-}
-
 /// Opens a crashed peer's ledger and verifies it end to end.
 fn check_peer_store(
     node: &GeneratedNode,

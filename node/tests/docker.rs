@@ -285,7 +285,7 @@ async fn finish(c: &Compose, sent: &[Sent]) {
     assert!(acked > 0, "no submission was acknowledged");
     let status = c.wait_converged(2, Duration::from_secs(90)).await;
     let client = c.client(1).await.unwrap();
-    assert_acked_exactly_once(&client, status.height, sent).await;
+    assert_acked_committed_once(&client, status.height, sent).await;
     assert_eq!(
         total_supply(&client).await,
         ALL_ACCOUNTS as u64 * PER_ACCOUNT,

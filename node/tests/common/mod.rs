@@ -328,13 +328,29 @@ pub async fn total_supply(c: &Client) -> u64 {
     total
 }
 
-/// Asserts every acknowledged submission appears exactly once in the chain.
-pub async fn assert_acked_exactly_once(c: &Client, height: u64, sent: &[Sent]) {
+/// Asserts every acknowledged transfer is committed exactly once: its first
+/// copy in the chain has a final code other than DUPLICATE_TXID, and any
+/// later copy (the gateway resends an envelope after an unknown outcome) is
+/// DUPLICATE_TXID, which changes nothing. Returns the number of such copies.
+pub async fn assert_acked_committed_once(c: &Client, height: u64, sent: &[Sent]) -> usize {
     let occ = tx_occurrences(c, height).await;
+    let mut resent = 0;
     for s in sent.iter().filter(|s| s.acked_block.is_some()) {
-        let n = occ.get(&s.tx_id).map(Vec::len).unwrap_or(0);
-        assert_eq!(n, 1, "acknowledged tx {} appears {n} times", s.tx_id);
+        let codes = occ.get(&s.tx_id).cloned().unwrap_or_default();
+        let duplicate = consort_proto::TxValidationCode::DuplicateTxid as i32;
+        assert!(
+            codes.first().is_some_and(|c| *c != duplicate),
+            "acknowledged tx {} is not committed: {codes:?}",
+            s.tx_id
+        );
+        assert!(
+            codes[1..].iter().all(|c| *c == duplicate),
+            "acknowledged tx {} has a second effective copy: {codes:?}",
+            s.tx_id
+        );
+        resent += codes.len() - 1;
     }
+    resent
 }
 
 /// The common status when `expected` peers all report the same height (at
