@@ -37,7 +37,7 @@ async fn next(events: &mut consort::client::ChaincodeEvents) -> ChaincodeEventIt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chaincode_event_stream_resumes_from_its_checkpoint_without_gap_or_repeat() {
     let _serial = serial().await;
-    let t = TestNet::start(25500).await;
+    let t = TestNet::start().await;
     t.setup_token().await;
     let c = t.client(1).await;
 
@@ -99,7 +99,7 @@ async fn a_chaincode_event_stream_resumes_from_its_checkpoint_without_gap_or_rep
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_reaches_its_fallback_gateway_submits_and_follows_blocks() {
     let _serial = serial().await;
-    let t = TestNet::start(25600).await;
+    let t = TestNet::start().await;
     t.setup_token().await;
 
     // The profile's gateway is down; its fallback is Org1's peer.
@@ -268,7 +268,7 @@ async fn transfer_with_retries(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_leader_kill_every_failed_submission_says_retry_and_retries_commit() {
     let _serial = serial().await;
-    let mut t = TestNet::start(26100).await;
+    let mut t = TestNet::start().await;
     t.setup_token().await;
     let leader = t.leader(Duration::from_secs(10)).await;
     let clients = vec![t.client(1).await, t.client(2).await, t.client(3).await];
@@ -277,26 +277,44 @@ async fn after_a_leader_kill_every_failed_submission_says_retry_and_retries_comm
     // Three clients, four workers each, transferring around each client's
     // four accounts (neighbouring workers conflict now and then, which
     // exercises the new-proposal path too) until told to stop.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let done = std::sync::Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for c in &clients {
         for w in 0..4 {
             let c = c.clone();
             let stop = stop.clone();
+            let done = done.clone();
             workers.push(tokio::spawn(async move {
                 let mut outcomes = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     let deadline = std::time::Instant::now() + Duration::from_secs(60);
                     outcomes.push(transfer_with_retries(&c, w, (w + 1) % 4, deadline).await);
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
                 outcomes
             }));
         }
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Waits until `more` transfers beyond those done now are done.
+    let progress = |more: usize, what: &'static str| {
+        let done = done.clone();
+        async move {
+            let target = done.load(Ordering::Relaxed) + more;
+            let deadline = std::time::Instant::now() + Duration::from_secs(90);
+            while done.load(Ordering::Relaxed) < target {
+                assert!(std::time::Instant::now() < deadline, "{what}: no progress");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    progress(12, "before the kill").await;
     t.net.kill(&leader).unwrap();
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let new_leader = t.leader(Duration::from_secs(30)).await;
+    assert_ne!(new_leader, leader);
+    progress(24, "after the kill").await;
+    stop.store(true, Ordering::Relaxed);
     let mut outcomes = Vec::new();
     for w in workers {
         outcomes.extend(w.await.unwrap());

@@ -13,7 +13,7 @@ use consort::client::Client;
 use consort::config::NodeRole;
 use consort::crashpoint::{CrashPoint, CrashSpec, ENV};
 use consort::cryptogen::GeneratedNode;
-use consort_proto::{Block, GetBlockRequest, TxValidationCode as Code};
+use consort_proto::{Block, GetBlockRequest};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
@@ -58,7 +58,7 @@ struct Stored {
 async fn crashes_inside_ledger_commit_and_raft_apply_recover_without_half_applied_blocks() {
     let _serial = serial().await;
     let started = Instant::now();
-    let mut t = TestNet::start(26400).await;
+    let mut t = TestNet::start().await;
     t.setup_token().await;
     let peers: Vec<GeneratedNode> = t.net.nodes_of(NodeRole::Peer);
     let orderers: Vec<GeneratedNode> = t.net.nodes_of(NodeRole::Orderer);

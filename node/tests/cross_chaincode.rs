@@ -12,7 +12,7 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_writes_both_chaincodes_state_under_both_policies() {
     let _serial = serial().await;
-    let mut spec = NetworkSpec::three_orgs(23000);
+    let mut spec = NetworkSpec::three_orgs(7050);
     // asset-transfer alone would be endorsed by Org1's peer; the sale also
     // writes token's state, so the gateway must add a second org for token.
     for cc in &mut spec.chaincodes {

@@ -266,20 +266,6 @@ impl Drop for Compose {
 }
 
 /// Runs a load through `clients` until the returned sender is set.
-fn start_load(
-    clients: Vec<Client>,
-    seed: u64,
-) -> (
-    tokio::sync::watch::Sender<bool>,
-    tokio::task::JoinHandle<Vec<Sent>>,
-) {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    (
-        tx,
-        tokio::spawn(transfer_load(clients, 1_000_000, 4, Some(rx), seed)),
-    )
-}
-
 async fn finish(c: &Compose, sent: &[Sent]) {
     let acked = sent.iter().filter(|s| s.acked_block.is_some()).count();
     assert!(acked > 0, "no submission was acknowledged");
@@ -318,14 +304,16 @@ async fn killing_the_leader_container_then_starting_it_again() {
     let c = Compose::up("consortkill", 28000).await;
     setup_token(&c.client(1).await.unwrap()).await;
     let leader = c.leader(Duration::from_secs(20)).await;
-    let (stop, load) = start_load(c.clients(&[1, 2, 3]).await, 21);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let load = Load::start(c.clients(&[1, 2, 3]).await, 4, 21);
+    load.wait_for_more(10, Duration::from_secs(60), "before the kill")
+        .await;
     c.docker(&["kill", &c.container(&leader)]);
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    load.wait_for_more(20, Duration::from_secs(90), "after the kill")
+        .await;
     c.docker(&["start", &c.container(&leader)]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let _ = stop.send(true);
-    let sent = load.await.unwrap();
+    load.wait_for_more(10, Duration::from_secs(60), "after the restart")
+        .await;
+    let sent = load.stop().await;
     finish(&c, &sent).await;
 }
 
@@ -335,11 +323,13 @@ async fn a_partitioned_peer_catches_up_after_reconnecting() {
     let _serial = serial().await;
     let c = Compose::up("consortpart", 28100).await;
     setup_token(&c.client(1).await.unwrap()).await;
-    let (stop, load) = start_load(c.clients(&[1, 2]).await, 23);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let load = Load::start(c.clients(&[1, 2]).await, 4, 23);
+    load.wait_for_more(10, Duration::from_secs(60), "before the partition")
+        .await;
     let peer = c.container("peer0.org3");
     c.docker(&["network", "disconnect", &c.network(), &peer]);
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    load.wait_for_more(30, Duration::from_secs(90), "during the partition")
+        .await;
     c.docker(&[
         "network",
         "connect",
@@ -348,9 +338,9 @@ async fn a_partitioned_peer_catches_up_after_reconnecting() {
         &c.network(),
         &peer,
     ]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let _ = stop.send(true);
-    let sent = load.await.unwrap();
+    load.wait_for_more(10, Duration::from_secs(60), "after reconnecting")
+        .await;
+    let sent = load.stop().await;
     finish(&c, &sent).await;
 }
 

@@ -13,23 +13,21 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Ports 22000–22005: the network; 22100: the chaincode server.
-const BASE_PORT: u16 = 22000;
-const CC_ADDRESS: &str = "127.0.0.1:22100";
+/// The sample the external chaincode server runs.
 const CC: &str = "asset-transfer";
 
 /// A `consort chaincode serve` process, killed on drop.
 struct ChaincodeProcess(Child);
 
 impl ChaincodeProcess {
-    fn start(dir: &Path) -> Self {
+    fn start(dir: &Path, address: &str) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("serve.log"))
             .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_consort"))
-            .args(["chaincode", "serve", "--sample", CC, "--listen", CC_ADDRESS])
+            .args(["chaincode", "serve", "--sample", CC, "--listen", address])
             .arg("--cert")
             .arg(dir.join("tls.crt"))
             .arg("--key")
@@ -85,15 +83,16 @@ async fn create_eventually(c: &Client, id: &str, timeout: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_chaincode_fails_cleanly_when_killed_and_serves_again_when_back() {
     let _serial = serial().await;
-    let mut spec = NetworkSpec::three_orgs(BASE_PORT);
+    let cc_address = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let mut spec = NetworkSpec::three_orgs(7050);
     spec.chaincodes[1].external = Some(ExternalSpec {
-        address: CC_ADDRESS.into(),
+        address: cc_address.clone(),
         tls_root: None,
         org: Some("Org1MSP".into()),
     });
     let mut t = TestNet::start_with(spec).await;
     let cc_dir = t.dir.path().join("net/orgs/Org1MSP/chaincodes").join(CC);
-    let mut server = ChaincodeProcess::start(&cc_dir);
+    let mut server = ChaincodeProcess::start(&cc_dir, &cc_address);
     let clients = [t.client(1).await, t.client(2).await, t.client(3).await];
 
     // Every org's gateway invokes through the external chaincode.
@@ -112,21 +111,34 @@ async fn an_external_chaincode_fails_cleanly_when_killed_and_serves_again_when_b
     setup_token(&clients[0]).await;
 
     // Under load, kill the chaincode server.
+    let committed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut load = Vec::new();
     for (w, c) in clients.iter().cloned().enumerate() {
+        let committed = committed.clone();
         load.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
             for n in 0..40 {
                 let id = format!("load-{w}-{n}");
                 let result = c.invoke(CC, "create", &create_args(&id)).await;
                 let valid = result.map(|done| done.code.as_str_name() == "VALID");
+                if matches!(valid, Ok(true)) {
+                    committed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 outcomes.push((id, valid.map_err(|e| e.to_string())));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             outcomes
         }));
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Killed once the load is under way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while committed.load(std::sync::atomic::Ordering::Relaxed) < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.kill();
     let mut outcomes = Vec::new();
     for task in load {
@@ -155,7 +167,7 @@ async fn an_external_chaincode_fails_cleanly_when_killed_and_serves_again_when_b
         panic!("expected a chaincode error, got {err:?}");
     };
     assert!(
-        message.contains(CC) && message.contains(CC_ADDRESS) && message.contains("status 500"),
+        message.contains(CC) && message.contains(&cc_address) && message.contains("status 500"),
         "{message}"
     );
     // The in-process token chaincode still works.
@@ -169,7 +181,7 @@ async fn an_external_chaincode_fails_cleanly_when_killed_and_serves_again_when_b
         .expect("token transfer while the external chaincode is down");
 
     // Back: invocations succeed again, no peer restarted.
-    let mut server = ChaincodeProcess::start(&cc_dir);
+    let mut server = ChaincodeProcess::start(&cc_dir, &cc_address);
     create_eventually(&clients[1], "after-restart", Duration::from_secs(30)).await;
     t.wait_converged(2, Duration::from_secs(30)).await;
     // Nothing a failed invocation attempted was written; what committed was.

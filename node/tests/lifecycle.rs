@@ -61,7 +61,7 @@ fn consort(cmd: &[&str]) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn define_then_upgrade_a_chaincode_on_a_running_network() {
     let _serial = serial().await;
-    let mut spec = NetworkSpec::three_orgs(23300);
+    let mut spec = NetworkSpec::three_orgs(7050);
     spec.chaincodes.retain(|c| c.name == "token");
     let mut t = TestNet::start_with(spec).await;
     let user = t.client(1).await;

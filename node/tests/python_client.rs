@@ -64,7 +64,7 @@ async fn the_python_client_runs_the_token_story() {
         return;
     }
     let _serial = serial().await;
-    let mut spec = NetworkSpec::three_orgs(25700);
+    let mut spec = NetworkSpec::three_orgs(7050);
     spec.orgs[1].key = KeyKind::EcdsaP256;
     let t = TestNet::start_with(spec).await;
     let users = t.net.net.dir.join("orgs");

@@ -95,7 +95,7 @@ async fn raft_call(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_orgs_rogue_orderer_cannot_take_over_ordering() {
     let _serial = serial().await;
-    let t = TestNet::start(25100).await;
+    let t = TestNet::start().await;
     let cas = ca_certs(&t);
     // Org1's admin issues itself an orderer certificate: valid, member CA,
     // orderer role, but not one of the channel's configured orderers.
@@ -226,7 +226,7 @@ async fn oversized_messages_are_refused_without_growing_the_node() {
     use consort_proto::{DeliverRequest, Envelope, EvaluateRequest, SignedProposal};
 
     let _serial = serial().await;
-    let mut t = TestNet::start(25200).await;
+    let mut t = TestNet::start().await;
     let cas = ca_certs(&t);
     let orderer = t.net.nodes_of(consort::config::NodeRole::Orderer)[0].clone();
     let peer = t.net.nodes_of(consort::config::NodeRole::Peer)[0].clone();
@@ -399,7 +399,7 @@ async fn stream_caps_hold_and_the_peer_stays_responsive() {
     use consort_proto::{BlockEventsRequest, PeerStatusRequest};
 
     let _serial = serial().await;
-    let mut t = TestNet::start(25300).await;
+    let mut t = TestNet::start().await;
     let cas = ca_certs(&t);
     let peer = t.net.nodes_of(consort::config::NodeRole::Peer)[0].clone();
     let peer_pid = t.net.pid(&peer.name).unwrap();
@@ -517,7 +517,7 @@ async fn openssl_reaches_a_peer_with_a_member_tls_certificate_and_nothing_else()
         return;
     }
     let _serial = serial().await;
-    let t = TestNet::start(25400).await;
+    let t = TestNet::start().await;
     let dir = t.dir.path();
     let roots: String = ca_certs(&t)
         .iter()

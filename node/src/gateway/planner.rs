@@ -276,12 +276,15 @@ mod tests {
 
     const TWO_OF_THREE: &str = "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')";
 
-    fn planner(text: &str) -> Planner<fn(&[u8]) -> Vec<Arc<Policy>>> {
+    /// The policies of the chaincodes a simulation called.
+    type CalleePolicies = fn(&[u8]) -> Vec<Arc<Policy>>;
+
+    fn planner(text: &str) -> Planner<CalleePolicies> {
         Planner::new(
             policy(text),
             "Org1MSP",
             &orgs(&["Org2MSP", "Org3MSP"]),
-            no_calls as fn(&[u8]) -> Vec<Arc<Policy>>,
+            no_calls as CalleePolicies,
         )
     }
 

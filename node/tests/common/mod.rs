@@ -22,6 +22,38 @@ pub struct TestNet {
     pub dir: tempfile::TempDir,
 }
 
+/// `n` distinct ports the OS considers free on loopback: all are bound at
+/// once, then released for the caller's servers to take.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("local address").port())
+        .collect()
+}
+
+/// `spec` with every node's port replaced by a free one; nodes that share a
+/// port keep sharing one.
+pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
+    let mut old: Vec<u16> = spec
+        .orgs
+        .iter()
+        .flat_map(|o| o.orderers.iter().chain(&o.peers))
+        .map(|n| n.port)
+        .collect();
+    old.sort_unstable();
+    old.dedup();
+    let new: std::collections::HashMap<u16, u16> =
+        old.iter().copied().zip(free_ports(old.len())).collect();
+    for org in &mut spec.orgs {
+        for node in org.orderers.iter_mut().chain(org.peers.iter_mut()) {
+            node.port = new[&node.port];
+        }
+    }
+    spec
+}
+
 /// The token accounts of the three orgs' `user1` clients (see
 /// `consort::loadgen::token_account`); each holds ACCOUNTS sub-accounts.
 pub const HOLDERS: [&str; 3] = [
@@ -47,11 +79,15 @@ pub fn acct(c: &Client, i: usize) -> String {
 
 impl TestNet {
     /// Generates and starts the standard three-org network from `base_port`.
-    pub async fn start(base_port: u16) -> Self {
-        Self::start_with(NetworkSpec::three_orgs(base_port)).await
+    /// The demo's three-org network, on ports the OS chose.
+    pub async fn start() -> Self {
+        Self::start_with(NetworkSpec::three_orgs(7050)).await
     }
 
+    /// A network from `spec`, with its node ports replaced by ports the OS
+    /// chose (nodes that share a port in `spec` still share one).
     pub async fn start_with(spec: NetworkSpec) -> Self {
+        let spec = with_free_ports(spec);
         let dir = tempfile::tempdir().expect("tempdir");
         let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_consort"));
         let mut net = LocalNet::generate(&dir.path().join("net"), &spec, &bin).expect("generate");
@@ -207,6 +243,69 @@ pub async fn transfer_load(
     stop: Option<tokio::sync::watch::Receiver<bool>>,
     seed: u64,
 ) -> Vec<Sent> {
+    counted_transfer_load(clients, count, concurrency, stop, seed, Default::default()).await
+}
+
+/// A transfer load running in the background until stopped, counting its
+/// acknowledged submissions so that a test can wait for progress instead of
+/// sleeping.
+pub struct Load {
+    stop: tokio::sync::watch::Sender<bool>,
+    acked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<Vec<Sent>>,
+}
+
+impl Load {
+    /// Starts `concurrency` transfers at a time across `clients`.
+    pub fn start(clients: Vec<Client>, concurrency: usize, seed: u64) -> Self {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let task = tokio::spawn(counted_transfer_load(
+            clients,
+            usize::MAX,
+            concurrency,
+            Some(rx),
+            seed,
+            acked.clone(),
+        ));
+        Load { stop, acked, task }
+    }
+
+    /// Acknowledged submissions so far.
+    pub fn acked(&self) -> usize {
+        self.acked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Waits until `more` submissions beyond those acknowledged now are
+    /// acknowledged; fails the test after `within`, saying `what`.
+    pub async fn wait_for_more(&self, more: usize, within: Duration, what: &str) {
+        let target = self.acked() + more;
+        let deadline = Instant::now() + within;
+        while self.acked() < target {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} of {target} submissions acknowledged after {within:?}",
+                self.acked()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the load and returns every submission's outcome.
+    pub async fn stop(self) -> Vec<Sent> {
+        let _ = self.stop.send(true);
+        self.task.await.expect("load task")
+    }
+}
+
+async fn counted_transfer_load(
+    clients: Vec<Client>,
+    count: usize,
+    concurrency: usize,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+    seed: u64,
+    acked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Vec<Sent> {
     use futures::stream::{self, StreamExt};
     let results = stream::iter(0..count)
         .take_while(|_| {
@@ -215,6 +314,7 @@ pub async fn transfer_load(
         })
         .map(|i| {
             let c = clients[i % clients.len()].clone();
+            let acked = acked.clone();
             async move {
                 let x = (i as u64)
                     .wrapping_mul(6364136223846793005)
@@ -241,6 +341,9 @@ pub async fn transfer_load(
                     }
                 };
                 let r: Result<u64, ClientError> = c.submit_endorsed(&endorsed).await;
+                if r.is_ok() {
+                    acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 Sent {
                     tx_id: endorsed.tx_id,
                     acked_block: r.as_ref().ok().copied(),
