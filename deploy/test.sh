@@ -3,13 +3,14 @@
 # missing, and the Python client's packages (clients/python/requirements.txt)
 # that node/tests/python_client.rs runs it with.
 #
-#   bash deploy/test.sh          format check, then the fast lane, then the slow lane
+#   bash deploy/test.sh          the lint lane, then the fast lane, then the slow lane
 #   bash deploy/test.sh fast     unit tests, the SDK, the client crate, doc tests
 #                                (no network processes; under 2 minutes warm)
 #   bash deploy/test.sh slow     multi-process networks on loopback and docker
 #   bash deploy/test.sh lint     cargo fmt --check and clippy -D warnings
 #
-# Everything builds in the one debug profile, so RocksDB compiles once.
+# Everything builds in the one debug profile, so RocksDB compiles once; clippy
+# (check mode) shares its build scripts through [profile.dev.build-override].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lane="${1:-all}"
@@ -43,7 +44,7 @@ slow() {
 }
 
 case "$lane" in
-  all) cargo fmt --all -- --check; fast; slow ;;
+  all) lint; fast; slow ;;
   fast) fast ;;
   slow) slow ;;
   lint) lint ;;
