@@ -57,16 +57,18 @@ fn image() {
 /// A compose project of the repository's docker-compose.yml.
 struct Compose {
     project: String,
-    base: u16,
+    /// Host ports the OS chose, published for orderer0 and peer0 of each
+    /// org in turn.
+    ports: Vec<u16>,
     dir: tempfile::TempDir,
 }
 
 impl Compose {
-    async fn up(project: &str, base: u16) -> Self {
+    async fn up(project: &str) -> Self {
         image();
         let c = Compose {
             project: project.to_string(),
-            base,
+            ports: free_ports(2 * ORGS),
             dir: tempfile::tempdir().unwrap(),
         };
         c.down(); // leftovers of an earlier, interrupted run
@@ -95,9 +97,14 @@ impl Compose {
 
     fn ports(&self, cmd: &mut Command) {
         for i in 1..=ORGS {
-            let o = self.base + 2 * (i as u16 - 1);
-            cmd.env(format!("CONSORT_PORT_ORDERER0_ORG{i}"), o.to_string());
-            cmd.env(format!("CONSORT_PORT_PEER0_ORG{i}"), (o + 1).to_string());
+            cmd.env(
+                format!("CONSORT_PORT_ORDERER0_ORG{i}"),
+                self.orderer_port(i).to_string(),
+            );
+            cmd.env(
+                format!("CONSORT_PORT_PEER0_ORG{i}"),
+                self.peer_port(i).to_string(),
+            );
         }
     }
 
@@ -146,11 +153,11 @@ impl Compose {
     }
 
     fn peer_port(&self, org: usize) -> u16 {
-        self.base + 2 * (org as u16 - 1) + 1
+        self.ports[2 * (org - 1) + 1]
     }
 
     fn orderer_port(&self, org: usize) -> u16 {
-        self.base + 2 * (org as u16 - 1)
+        self.ports[2 * (org - 1)]
     }
 
     fn profile(&self, org: usize, peer_org: usize) -> ClientProfile {
@@ -301,7 +308,7 @@ macro_rules! require_docker {
 async fn killing_the_leader_container_then_starting_it_again() {
     require_docker!();
     let _serial = serial().await;
-    let c = Compose::up("consortkill", 28000).await;
+    let c = Compose::up("consortkill").await;
     setup_token(&c.client(1).await.unwrap()).await;
     let leader = c.leader(Duration::from_secs(20)).await;
     let load = Load::start(c.clients(&[1, 2, 3]).await, 4, 21);
@@ -321,7 +328,7 @@ async fn killing_the_leader_container_then_starting_it_again() {
 async fn a_partitioned_peer_catches_up_after_reconnecting() {
     require_docker!();
     let _serial = serial().await;
-    let c = Compose::up("consortpart", 28100).await;
+    let c = Compose::up("consortpart").await;
     setup_token(&c.client(1).await.unwrap()).await;
     let load = Load::start(c.clients(&[1, 2]).await, 4, 23);
     load.wait_for_more(10, Duration::from_secs(60), "before the partition")
@@ -348,7 +355,7 @@ async fn a_partitioned_peer_catches_up_after_reconnecting() {
 async fn without_an_orderer_majority_submissions_fail_fast_then_resume() {
     require_docker!();
     let _serial = serial().await;
-    let c = Compose::up("consortquorum", 28200).await;
+    let c = Compose::up("consortquorum").await;
     let client = c.client(1).await.unwrap();
     setup_token(&client).await;
     let before = transfer_load(vec![client.clone()], 10, 2, None, 29).await;
@@ -397,7 +404,7 @@ async fn without_an_orderer_majority_submissions_fail_fast_then_resume() {
 async fn restarting_or_recreating_the_network_keeps_every_ledger() {
     require_docker!();
     let _serial = serial().await;
-    let c = Compose::up("consortrestart", 28300).await;
+    let c = Compose::up("consortrestart").await;
     let client = c.client(1).await.unwrap();
     setup_token(&client).await;
     let sent = transfer_load(c.clients(&[1, 2]).await, 40, 4, None, 37).await;
@@ -446,7 +453,7 @@ async fn restarting_or_recreating_the_network_keeps_every_ledger() {
 async fn a_container_with_an_outside_certificate_cannot_connect() {
     require_docker!();
     let _serial = serial().await;
-    let c = Compose::up("consortoutside", 28400).await;
+    let c = Compose::up("consortoutside").await;
     // A whole second network's crypto: its Org1MSP CA is not the channel's.
     let evil = c.dir.path().join("evil");
     let out = run(Command::new(env!("CARGO_BIN_EXE_consort"))
