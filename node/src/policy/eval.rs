@@ -2,9 +2,11 @@
 //! backtracking search under a work budget.
 
 use super::ast::{Policy, PrincipalRole, Signer, SignerRole};
+use super::EvalError;
 use std::collections::{BTreeMap, HashSet};
 
-/// Work units one evaluation or org selection may spend before giving up.
+/// Work units one evaluation or org selection may spend before giving up
+/// with [`EvalError::SearchBudgetExhausted`].
 ///
 /// Realistic policies use a tiny fraction of this; it only stops
 /// pathological policies from causing exponential search.
@@ -251,15 +253,20 @@ struct Search {
     free: usize,
     /// Remaining work budget.
     steps: u64,
+    /// Set once a branch was cut short for want of budget: a `false` from
+    /// the search then means "undecided", not "unsatisfiable".
+    exhausted: bool,
 }
 
 /// The rest of the search, run once a node has been satisfied.
 type Continuation<'k> = &'k mut dyn FnMut(&mut Search) -> bool;
 
 impl Search {
-    /// Spends one unit of work; false once the budget is gone.
+    /// Spends one unit of work; false (and marks the search exhausted) once
+    /// the budget is gone.
     fn tick(&mut self) -> bool {
         if self.steps == 0 {
+            self.exhausted = true;
             false
         } else {
             self.steps -= 1;
@@ -384,12 +391,16 @@ impl Search {
         {
             return true;
         }
-        self.steps > 0 && self.choose(rest, need, then)
+        if self.steps == 0 {
+            self.exhausted = true;
+            return false;
+        }
+        self.choose(rest, need, then)
     }
 }
 
 impl Policy {
-    /// True when the signers satisfy the policy.
+    /// Whether the signers satisfy the policy.
     ///
     /// Each distinct signer ([`SignerId`](super::SignerId): org and
     /// certificate) counts once, however often `signers` lists it (the first
@@ -400,12 +411,17 @@ impl Policy {
     /// are ignored. The search is exhaustive, so the answer does not depend
     /// on the order of rules or signers. Policies beyond
     /// [`MAX_DEPTH`](super::MAX_DEPTH) or
-    /// [`MAX_PRINCIPALS`](super::MAX_PRINCIPALS), or whose search exceeds a
-    /// fixed work bound (only pathological policies do), are treated as not
-    /// satisfied.
-    pub fn evaluate(&self, signers: &[Signer]) -> bool {
+    /// [`MAX_PRINCIPALS`](super::MAX_PRINCIPALS) (which the parser refuses)
+    /// are not satisfied.
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::SearchBudgetExhausted`] when the search spends its whole
+    /// work budget before it can decide; only pathological policies do. The caller decides what an undecided policy means; it is
+    /// never reported as satisfied.
+    pub fn evaluate(&self, signers: &[Signer]) -> Result<bool, EvalError> {
         if !self.within_limits() {
-            return false;
+            return Ok(false);
         }
         let orgs = self.msp_ids();
         let mut steps = MAX_STEPS;
@@ -417,12 +433,16 @@ impl Policy {
         satisfied_by(self, &orgs, distinct, &mut steps)
     }
 
-    /// True when one peer of each org in `orgs` satisfies the policy (an org
+    /// Whether one peer of each org in `orgs` satisfies the policy (an org
     /// listed twice counts once): for decisions recorded per org, such as
     /// the approvals of a chaincode definition.
-    pub fn evaluate_org_peers(&self, orgs: &[String]) -> bool {
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::SearchBudgetExhausted`], as for [`Policy::evaluate`].
+    pub fn evaluate_org_peers(&self, orgs: &[String]) -> Result<bool, EvalError> {
         if !self.within_limits() {
-            return false;
+            return Ok(false);
         }
         let mut seen = HashSet::new();
         let distinct: Vec<&str> = orgs
@@ -433,6 +453,33 @@ impl Policy {
         let mut steps = MAX_STEPS;
         satisfied_by(self, &self.msp_ids(), peer_signers(&distinct), &mut steps)
     }
+}
+
+/// Whether every check holds, given checks that may be undecided (each a
+/// result of [`Policy::evaluate`] or [`Policy::evaluate_org_peers`]).
+///
+/// Stops at the first `Ok(false)`: a check that fails decides the answer
+/// even when another could not be decided. Otherwise the first error, if
+/// any check was undecided.
+///
+/// # Errors
+///
+/// The first check's [`EvalError`] when no check failed but some were
+/// undecided.
+pub fn all_satisfied(
+    checks: impl IntoIterator<Item = Result<bool, EvalError>>,
+) -> Result<bool, EvalError> {
+    let mut undecided = None;
+    for check in checks {
+        match check {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => {
+                undecided.get_or_insert(e);
+            }
+        }
+    }
+    undecided.map_or(Ok(true), Err)
 }
 
 /// One Peer signer for each org in `set`.
@@ -461,23 +508,28 @@ pub(super) fn tally<'s>(
     present
 }
 
-/// Runs the exact search for `policy` against `signers`, spending from `steps`.
+/// Runs the exact search for `policy` against `signers`, spending from
+/// `steps`; an error when `steps` runs out before the search can decide.
 pub(super) fn satisfied_by<'s>(
     policy: &Policy,
     orgs: &[String],
     signers: impl Iterator<Item = (&'s str, SignerRole)>,
     steps: &mut u64,
-) -> bool {
+) -> Result<bool, EvalError> {
     let present = tally(orgs, signers);
     let root = Node::compile(policy, orgs, &present);
     let mut search = Search {
         free: present.iter().map(|s| s.total).sum(),
         orgs: present,
         steps: *steps,
+        exhausted: false,
     };
     let ok = search.satisfy(&root, &mut |_: &mut Search| true);
     *steps = search.steps;
-    ok
+    if !ok && search.exhausted {
+        return Err(EvalError::SearchBudgetExhausted { budget: MAX_STEPS });
+    }
+    Ok(ok)
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@
 //! dot. `OutOf` requires `1 <= n <= number of rules`. Operators may nest at
 //! most [`MAX_DEPTH`] deep and a policy may name at most [`MAX_PRINCIPALS`]
 //! principals.
+//!
+//! Evaluation is an exact search with a fixed work budget: a policy too
+//! complex to decide within it is an [`EvalError`], never a yes or a no.
 
 mod ast;
 mod display;
@@ -30,15 +33,31 @@ mod eval;
 mod parse;
 mod select;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use ast::{Policy, Principal, PrincipalRole, Signer, SignerId, SignerRole};
+pub use eval::all_satisfied;
 
 /// Deepest nesting of AND/OR/OutOf operators a policy may have.
 pub const MAX_DEPTH: usize = 16;
 
 /// Largest number of principals a policy may name.
 pub const MAX_PRINCIPALS: usize = 64;
+
+/// Why a policy could not be evaluated against a set of signers or orgs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The exact search spent its whole work budget without an answer.
+    #[error(
+        "endorsement policy is too complex to evaluate against this many signers: the search \
+         gave up after {budget} steps without deciding; simplify the policy (fewer repeated \
+         principals, fewer or smaller OutOf alternatives over the same orgs)"
+    )]
+    SearchBudgetExhausted {
+        /// The work budget that was spent, in search steps.
+        budget: u64,
+    },
+}
 
 /// Why a policy string could not be parsed. Positions are 0-based byte offsets.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

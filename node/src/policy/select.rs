@@ -3,6 +3,7 @@
 
 use super::ast::{Policy, PrincipalRole};
 use super::eval::{peer_signers, satisfied_by, tally, Node, MAX_STEPS};
+use super::EvalError;
 use std::collections::HashSet;
 
 impl Policy {
@@ -21,12 +22,22 @@ impl Policy {
     /// Among the smallest sets, the one preferred is the one that includes
     /// orgs earliest in the order `preferred` first, then the policy's own
     /// order. Only orgs listed in `available` are used. The result lists the
-    /// chosen orgs in that preference order. Returns `None` when no set of
+    /// chosen orgs in that preference order. `Ok(None)` when no set of
     /// available orgs satisfies the policy (or the policy exceeds the parse
-    /// limits or a fixed work bound).
-    pub fn pick_orgs(&self, preferred: &[String], available: &[String]) -> Option<Vec<String>> {
+    /// limits).
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::SearchBudgetExhausted`] when checking the candidate sets
+    /// spends the work budget (one budget, shared by all of them) before the
+    /// smallest satisfying set is found or ruled out.
+    pub fn pick_orgs(
+        &self,
+        preferred: &[String],
+        available: &[String],
+    ) -> Result<Option<Vec<String>>, EvalError> {
         if !self.within_limits() {
-            return None;
+            return Ok(None);
         }
         let orgs = self.msp_ids();
         let principals = self.principals();
@@ -49,29 +60,30 @@ impl Policy {
             .saturating_add(1);
         // Adding orgs never hurts, so if all candidates fail every subset fails.
         let all = Node::compile(self, &orgs, &tally(&orgs, peer_signers(&candidates)));
-        if all == Node::Never || !satisfied_by(self, &orgs, peer_signers(&candidates), &mut steps) {
-            return None;
+        if all == Node::Never {
+            return Ok(None);
+        }
+        if !satisfied_by(self, &orgs, peer_signers(&candidates), &mut steps)? {
+            return Ok(None);
         }
         let smallest = all.min();
         let mut chosen = Vec::new();
         for size in smallest..=candidates.len() {
             let mut test = |set: &[&str]| {
                 steps = steps.saturating_sub(cost);
-                if satisfied_by(self, &orgs, peer_signers(set), &mut steps) {
-                    Pick::Found
-                } else if steps == 0 {
-                    Pick::GiveUp
-                } else {
-                    Pick::Continue
+                match satisfied_by(self, &orgs, peer_signers(set), &mut steps) {
+                    Ok(true) => Pick::Found,
+                    Ok(false) => Pick::Continue,
+                    Err(e) => Pick::GiveUp(e),
                 }
             };
             match combinations(&candidates, size, &mut chosen, &mut test) {
-                Pick::Found => return Some(chosen.iter().map(ToString::to_string).collect()),
-                Pick::GiveUp => return None,
+                Pick::Found => return Ok(Some(chosen.iter().map(ToString::to_string).collect())),
+                Pick::GiveUp(e) => return Err(e),
                 Pick::Continue => {}
             }
         }
-        None
+        Ok(None)
     }
 }
 
@@ -81,8 +93,8 @@ enum Pick {
     Found,
     /// Keep looking.
     Continue,
-    /// The work bound is exhausted.
-    GiveUp,
+    /// The work budget is exhausted.
+    GiveUp(EvalError),
 }
 
 /// Tests every `size`-subset of `items` in lexicographic order of position, appending to `chosen`.
@@ -163,12 +175,12 @@ mod tests {
                 .map(|_| orgs[rng.below(4)].clone())
                 .collect();
             let expected = brute_force_pick(&policy, &preferred, &available);
+            found += usize::from(expected.is_some());
             assert_eq!(
                 policy.pick_orgs(&preferred, &available),
-                expected,
+                Ok(expected),
                 "{policy} preferring {preferred:?} from {available:?}"
             );
-            found += usize::from(expected.is_some());
         }
         assert!(found > 25 && found < 225, "{found}");
     }
@@ -186,14 +198,14 @@ mod tests {
     fn pick_orgs_prefers_own_org() {
         let policy = p("OR('A.peer', 'B.peer', 'C.peer')");
         let all = strings(&["A", "B", "C"]);
-        assert_eq!(policy.pick_orgs(&[], &all), Some(strings(&["A"])));
+        assert_eq!(policy.pick_orgs(&[], &all), Ok(Some(strings(&["A"]))));
         assert_eq!(
             policy.pick_orgs(&strings(&["C"]), &all),
-            Some(strings(&["C"]))
+            Ok(Some(strings(&["C"])))
         );
         assert_eq!(
             policy.pick_orgs(&strings(&["Z", "B"]), &all),
-            Some(strings(&["B"]))
+            Ok(Some(strings(&["B"])))
         );
     }
 
@@ -201,25 +213,25 @@ mod tests {
     fn pick_orgs_smallest_set_in_preference_order() {
         let policy = p("OutOf(2, 'A.peer', 'B.peer', 'C.peer')");
         let all = strings(&["A", "B", "C"]);
-        assert_eq!(policy.pick_orgs(&[], &all), Some(strings(&["A", "B"])));
+        assert_eq!(policy.pick_orgs(&[], &all), Ok(Some(strings(&["A", "B"]))));
         assert_eq!(
             policy.pick_orgs(&strings(&["C"]), &all),
-            Some(strings(&["C", "A"]))
+            Ok(Some(strings(&["C", "A"])))
         );
         assert_eq!(
             policy.pick_orgs(&strings(&["C", "B"]), &all),
-            Some(strings(&["C", "B"]))
+            Ok(Some(strings(&["C", "B"])))
         );
 
         // Size wins over preference.
         let policy = p("OR(AND('A.peer', 'B.peer'), 'C.member')");
         assert_eq!(
             policy.pick_orgs(&strings(&["A", "B"]), &strings(&["A", "B", "C"])),
-            Some(strings(&["C"]))
+            Ok(Some(strings(&["C"])))
         );
         assert_eq!(
             policy.pick_orgs(&strings(&["A"]), &strings(&["A", "B"])),
-            Some(strings(&["A", "B"]))
+            Ok(Some(strings(&["A", "B"])))
         );
     }
 
@@ -228,26 +240,26 @@ mod tests {
         let policy = p("OutOf(2, 'A.peer', 'B.peer', 'C.peer')");
         assert_eq!(
             policy.pick_orgs(&strings(&["A"]), &strings(&["B", "C", "D"])),
-            Some(strings(&["B", "C"]))
+            Ok(Some(strings(&["B", "C"])))
         );
         let policy = p("AND('A.peer', OR('B.peer', 'C.member'))");
         assert_eq!(
             policy.pick_orgs(&strings(&["A"]), &strings(&["A", "C"])),
-            Some(strings(&["A", "C"]))
+            Ok(Some(strings(&["A", "C"])))
         );
     }
 
     #[test]
     fn pick_orgs_none_when_unsatisfiable() {
         let policy = p("AND('A.peer', 'B.peer')");
-        assert_eq!(policy.pick_orgs(&[], &strings(&["A", "C"])), None);
-        assert_eq!(policy.pick_orgs(&[], &[]), None);
+        assert_eq!(policy.pick_orgs(&[], &strings(&["A", "C"])), Ok(None));
+        assert_eq!(policy.pick_orgs(&[], &[]), Ok(None));
         // Peers cannot stand in for admins.
-        assert_eq!(p("'A.admin'").pick_orgs(&[], &strings(&["A"])), None);
+        assert_eq!(p("'A.admin'").pick_orgs(&[], &strings(&["A"])), Ok(None));
         // One peer per org cannot satisfy two principals of the same org.
         assert_eq!(
             p("AND('A.peer', 'A.member')").pick_orgs(&[], &strings(&["A"])),
-            None
+            Ok(None)
         );
     }
 
@@ -257,9 +269,28 @@ mod tests {
             "OutOf(2, AND('A.peer', 'B.member'), OR('C.peer', 'D.admin'), 'E.member', 'B.admin')",
         );
         let all = strings(&["A", "B", "C", "D", "E"]);
-        let picked = policy.pick_orgs(&strings(&["B"]), &all).unwrap();
+        let Ok(Some(picked)) = policy.pick_orgs(&strings(&["B"]), &all) else {
+            panic!("no orgs picked");
+        };
         assert_eq!(picked, strings(&["C", "E"]));
         let peers: Vec<Signer> = picked.iter().map(|m| peer(m)).collect();
-        assert!(policy.evaluate(&peers));
+        assert_eq!(policy.evaluate(&peers), Ok(true));
+    }
+
+    #[test]
+    fn pick_orgs_that_spend_the_budget_are_an_error_not_none() {
+        let orgs: Vec<String> = (1..=20).map(|i| format!("O{i}")).collect();
+        let policy = lopsided_policy(&orgs);
+        assert_eq!(policy.evaluate_org_peers(&orgs), Ok(true));
+        assert_eq!(
+            policy.pick_orgs(&[], &orgs),
+            Err(EvalError::SearchBudgetExhausted { budget: MAX_STEPS })
+        );
+        // With fewer orgs the search ends, with every org but the first.
+        let policy = lopsided_policy(&orgs[..6]);
+        assert_eq!(
+            policy.pick_orgs(&[], &orgs[..6]),
+            Ok(Some(orgs[1..6].to_vec()))
+        );
     }
 }

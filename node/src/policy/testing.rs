@@ -137,3 +137,92 @@ pub(super) fn brute_force(policy: &Policy, signers: &[Signer]) -> bool {
         holds(policy, met, &mut 0) && assign(&wanted, signers, &mut vec![false; signers.len()])
     })
 }
+
+/// `OutOf(n, ..)` over every pair of `orgs`, each pair four times (peer or
+/// member on either side), and `'<inert>.admin'`. A peer of `inert` matches
+/// no principal but counts towards the signers present, so with peers of
+/// `inert` no counting bound rules out a threshold that the pairs cannot
+/// meet, and only the full search can decide: with five peers of each of
+/// four orgs and `n = 11`, more than the work budget allows.
+pub(crate) fn pairs_policy(n: usize, orgs: &[&str], inert: &str) -> Policy {
+    let mut rules = Vec::new();
+    for (i, x) in orgs.iter().enumerate() {
+        for y in orgs.iter().skip(i + 1) {
+            for (rx, ry) in [
+                (PrincipalRole::Peer, PrincipalRole::Peer),
+                (PrincipalRole::Peer, PrincipalRole::Member),
+                (PrincipalRole::Member, PrincipalRole::Peer),
+                (PrincipalRole::Member, PrincipalRole::Member),
+            ] {
+                rules.push(Policy::OutOf {
+                    n: 2,
+                    rules: vec![signed(x, rx), signed(y, ry)],
+                });
+            }
+        }
+    }
+    rules.push(signed(inert, PrincipalRole::Admin));
+    Policy::OutOf { n, rules }
+}
+
+/// `OutOf(paths + 1, ..)` over `paths` disjoint paths of three orgs (two
+/// pairs each, sharing the middle org), and the orgs, for
+/// [`Policy::evaluate_org_peers`]: one peer per org covers one pair per
+/// path at most, which the search establishes only by trying every
+/// combination (with 16 paths, more than the work budget allows).
+pub(crate) fn paths_policy(paths: usize) -> (Policy, Vec<String>) {
+    let orgs: Vec<String> = (0..paths)
+        .flat_map(|i| ["a", "b", "c"].map(|end| format!("P{i}{end}")))
+        .collect();
+    let rules = orgs
+        .chunks(3)
+        .flat_map(|path| {
+            path.windows(2).map(|pair| Policy::OutOf {
+                n: 2,
+                rules: pair
+                    .iter()
+                    .map(|o| signed(o, PrincipalRole::Peer))
+                    .collect(),
+            })
+        })
+        .collect();
+    (
+        Policy::OutOf {
+            n: paths + 1,
+            rules,
+        },
+        orgs,
+    )
+}
+
+/// `OR(AND('<first>.peer', '<first>.member'), AND(every other org's peer))`.
+/// One peer per org satisfies only the second branch, but the lower bound
+/// on the orgs needed is two, so [`Policy::pick_orgs`] tries every smaller
+/// set first (with 20 orgs, more than the work budget allows).
+pub(crate) fn lopsided_policy(orgs: &[String]) -> Policy {
+    let Some((first, rest)) = orgs.split_first() else {
+        return Policy::OutOf {
+            n: 0,
+            rules: Vec::new(),
+        };
+    };
+    Policy::OutOf {
+        n: 1,
+        rules: vec![
+            Policy::OutOf {
+                n: 2,
+                rules: vec![
+                    signed(first, PrincipalRole::Peer),
+                    signed(first, PrincipalRole::Member),
+                ],
+            },
+            Policy::OutOf {
+                n: rest.len(),
+                rules: rest
+                    .iter()
+                    .map(|o| signed(o, PrincipalRole::Peer))
+                    .collect(),
+            },
+        ],
+    }
+}
