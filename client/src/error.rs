@@ -374,7 +374,7 @@ mod tests {
     #[test]
     fn a_reason_decides_the_retry_rule_over_the_code() {
         use crate::reason::{code_of, status};
-        for n in 1..=20 {
+        for n in 1..=21 {
             let reason = ErrorReason::try_from(n).expect("a reason");
             if reason == ErrorReason::ChaincodeError {
                 continue;

@@ -57,6 +57,7 @@ pub fn code_of(reason: ErrorReason) -> (Code, Resend) {
         R::CommitWaitExpired => (Code::DeadlineExceeded, Resend::Yes),
         R::NodeFailure => (Code::Internal, Resend::Yes),
         R::NoSuchMethod => (Code::Unimplemented, Resend::No),
+        R::PolicyTooComplex => (Code::FailedPrecondition, Resend::No),
     }
 }
 
@@ -130,7 +131,7 @@ mod tests {
 
     #[test]
     fn every_reason_round_trips_with_its_table_code() {
-        for n in 1..=20 {
+        for n in 1..=21 {
             let reason = ErrorReason::try_from(n).expect("a reason");
             let s = status_with(reason, "why", [("org", "Org1MSP".to_string())]);
             assert_eq!(s.code(), code_of(reason).0);

@@ -178,12 +178,16 @@ fn chaincode_failure(org: &str, r: &consort_proto::Response) -> Status {
     )
 }
 
-/// The status for a failed endorsement plan.
-fn plan_failure(e: PlanError) -> Status {
+/// The status for a failed endorsement plan of a proposal invoking `chaincode`.
+fn plan_failure(e: PlanError, chaincode: &str) -> Status {
     match e {
         PlanError::Refused(s) => s,
         PlanError::ChaincodeFailed { org, response } => chaincode_failure(&org, &response),
         PlanError::CannotSatisfy { .. } => reason::status(R::EndorsersUnavailable, e.to_string()),
+        PlanError::PolicyTooComplex { .. } => reason::status(
+            R::PolicyTooComplex,
+            format!("endorsing a proposal for chaincode '{chaincode}': {e}"),
+        ),
         PlanError::Disagree { .. } | PlanError::KeptWidening => {
             reason::status(R::EndorsementsDiffer, e.to_string())
         }
@@ -279,7 +283,7 @@ impl Gateway for GatewayService {
                     });
                 }
                 Step::Agreed(answers) => break answers,
-                Step::Failed(e) => return Err(plan_failure(e)),
+                Step::Failed(e) => return Err(plan_failure(e, &chaincode)),
             }
         };
         let orgs: Vec<String> = answers.iter().map(|(o, _)| o.clone()).collect();
@@ -552,5 +556,27 @@ impl EndorserRpc for PeerEndorser {
             .await
             .map(Response::new)
             .map_err(|e| status::endorse(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::EvalError;
+
+    #[test]
+    fn a_policy_too_complex_is_failed_precondition_naming_the_chaincode() {
+        let e = PlanError::PolicyTooComplex {
+            policy: "OR('Org1MSP.peer')".into(),
+            error: EvalError::SearchBudgetExhausted { budget: 7 },
+        };
+        let s = plan_failure(e, "token");
+        assert_eq!(s.code(), GrpcCode::FailedPrecondition);
+        assert_eq!(reason::reason_of(&s), Some(R::PolicyTooComplex));
+        assert_eq!(reason::metadata(&s, "resend").as_deref(), Some("no"));
+        let m = s.message();
+        assert!(m.contains("chaincode 'token'"), "{m}");
+        assert!(m.contains("OR('Org1MSP.peer')"), "{m}");
+        assert!(m.contains("too complex to evaluate"), "{m}");
     }
 }

@@ -4,7 +4,7 @@
 //! of theirs too (validation checks every written namespace's policy on its
 //! own, so the policies are satisfied one by one, never merged into one).
 
-use crate::policy::Policy;
+use crate::policy::{EvalError, Policy};
 use crate::validation::ChannelRules;
 use consort_proto::{ProposalResponsePayload, TxReadWriteSet};
 use prost::Message;
@@ -31,33 +31,44 @@ pub fn written_policies(rules: &ChannelRules, invoked: &str, payload: &[u8]) -> 
 }
 
 /// Whether endorsements by one peer of each of `orgs` satisfy `policy`.
-pub fn satisfied_by_orgs(policy: &Policy, orgs: &[String]) -> bool {
-    policy.pick_orgs(orgs, orgs).is_some()
+///
+/// # Errors
+///
+/// [`EvalError`] when the policy is too complex to decide.
+pub fn satisfied_by_orgs(policy: &Policy, orgs: &[String]) -> Result<bool, EvalError> {
+    policy.evaluate_org_peers(orgs)
 }
 
 /// Orgs of `available` whose peers together satisfy every one of
 /// `policies`, `preferred` first: for each policy in turn, the orgs already
-/// chosen are kept and the policy's smallest addition is picked. `None`
+/// chosen are kept and the policy's smallest addition is picked. `Ok(None)`
 /// when some policy cannot be satisfied.
+///
+/// # Errors
+///
+/// [`EvalError`] when a policy is too complex to choose orgs for.
 pub fn pick_orgs_for_all(
     policies: &[Arc<Policy>],
     preferred: &[String],
     available: &[String],
-) -> Option<Vec<String>> {
+) -> Result<Option<Vec<String>>, EvalError> {
     let mut chosen: Vec<String> = Vec::new();
     for policy in policies {
-        if !chosen.is_empty() && satisfied_by_orgs(policy, &chosen) {
+        if !chosen.is_empty() && satisfied_by_orgs(policy, &chosen)? {
             continue;
         }
         let mut first: Vec<String> = chosen.clone();
         first.extend(preferred.iter().cloned());
-        for org in policy.pick_orgs(&first, available)? {
+        let Some(picked) = policy.pick_orgs(&first, available)? else {
+            return Ok(None);
+        };
+        for org in picked {
             if !chosen.contains(&org) {
                 chosen.push(org);
             }
         }
     }
-    Some(chosen)
+    Ok(Some(chosen))
 }
 
 #[cfg(test)]
@@ -100,21 +111,27 @@ mod tests {
             vec![bank.clone()]
         );
 
-        assert!(satisfied_by_orgs(&token, &orgs(&["Org1MSP", "Org2MSP"])));
-        assert!(!satisfied_by_orgs(&bank, &orgs(&["Org1MSP", "Org2MSP"])));
+        assert_eq!(
+            satisfied_by_orgs(&token, &orgs(&["Org1MSP", "Org2MSP"])),
+            Ok(true)
+        );
+        assert_eq!(
+            satisfied_by_orgs(&bank, &orgs(&["Org1MSP", "Org2MSP"])),
+            Ok(false)
+        );
         let all = orgs(&["Org1MSP", "Org2MSP", "Org3MSP"]);
         assert_eq!(
             pick_orgs_for_all(std::slice::from_ref(&token), &orgs(&["Org1MSP"]), &all),
-            Some(orgs(&["Org1MSP", "Org2MSP"]))
+            Ok(Some(orgs(&["Org1MSP", "Org2MSP"])))
         );
         assert_eq!(
             pick_orgs_for_all(&[token.clone(), bank.clone()], &orgs(&["Org1MSP"]), &all),
-            Some(orgs(&["Org1MSP", "Org2MSP", "Org3MSP"]))
+            Ok(Some(orgs(&["Org1MSP", "Org2MSP", "Org3MSP"])))
         );
         // Org3 first: one more org satisfies both.
         assert_eq!(
             pick_orgs_for_all(&[token.clone(), bank.clone()], &orgs(&["Org3MSP"]), &all),
-            Some(orgs(&["Org3MSP", "Org1MSP"]))
+            Ok(Some(orgs(&["Org3MSP", "Org1MSP"])))
         );
         assert_eq!(
             pick_orgs_for_all(
@@ -122,7 +139,17 @@ mod tests {
                 &orgs(&["Org1MSP"]),
                 &orgs(&["Org1MSP", "Org2MSP"])
             ),
-            None
+            Ok(None)
         );
+    }
+
+    #[test]
+    fn a_policy_too_complex_to_choose_orgs_for_is_an_error() {
+        let names: Vec<String> = (1..=20).map(|i| format!("O{i}")).collect();
+        let policy = Arc::new(crate::policy::testing::lopsided_policy(&names));
+        assert!(matches!(
+            pick_orgs_for_all(&[policy], &names[..1], &names),
+            Err(EvalError::SearchBudgetExhausted { .. })
+        ));
     }
 }

@@ -12,9 +12,12 @@
 //!                                ├─ writes a called chaincode  ─► Ask(orgs for every policy) or KeptWidening
 //!                                └─ agreed                    ─► Agreed(answers)
 //! ```
+//!
+//! Choosing orgs can fail on its own: a policy too complex to evaluate
+//! within the search's work budget is [`PlanError::PolicyTooComplex`].
 
 use super::plan;
-use crate::policy::Policy;
+use crate::policy::{EvalError, Policy};
 use consort_proto::ProposalResponse;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -55,6 +58,15 @@ pub enum PlanError {
         policy: String,
         /// Each unreachable org's failure, or "none".
         failures: String,
+    },
+    /// A policy is too complex for the orgs to satisfy it to be chosen (or
+    /// checked) within the search's work budget.
+    #[error("cannot choose endorsing orgs for endorsement policy {policy}: {error}")]
+    PolicyTooComplex {
+        /// The policies being satisfied, joined.
+        policy: String,
+        /// What the evaluation ran into.
+        error: EvalError,
     },
     /// A peer refused the proposal for what it is (its status, passed on).
     #[error("{0}")]
@@ -138,15 +150,14 @@ impl<W: Fn(&[u8]) -> Vec<Arc<Policy>>> Planner<W> {
             std::slice::from_ref(&self.local),
             &candidates,
         ) {
-            Some(orgs) if orgs.is_empty() => Step::Failed(PlanError::NoOrgs),
-            Some(orgs) => Step::Ask { orgs, after },
-            None => Step::Failed(PlanError::CannotSatisfy {
-                policy: self
-                    .policies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" and "),
+            Ok(Some(orgs)) if orgs.is_empty() => Step::Failed(PlanError::NoOrgs),
+            Ok(Some(orgs)) => Step::Ask { orgs, after },
+            Err(error) => Step::Failed(PlanError::PolicyTooComplex {
+                policy: self.policy_text(),
+                error,
+            }),
+            Ok(None) => Step::Failed(PlanError::CannotSatisfy {
+                policy: self.policy_text(),
                 failures: if self.failures.is_empty() {
                     "none".to_string()
                 } else {
@@ -154,6 +165,15 @@ impl<W: Fn(&[u8]) -> Vec<Arc<Policy>>> Planner<W> {
                 },
             }),
         }
+    }
+
+    /// The policies being satisfied, for messages.
+    fn policy_text(&self) -> String {
+        self.policies
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ")
     }
 
     /// The next step, given each asked org's answer (in the order asked).
@@ -207,10 +227,19 @@ impl<W: Fn(&[u8]) -> Vec<Arc<Policy>>> Planner<W> {
                 after: MISMATCH_BACKOFF * self.mismatches,
             };
         }
-        let unmet: Vec<Arc<Policy>> = (self.written)(&first.payload)
-            .into_iter()
-            .filter(|p| !plan::satisfied_by_orgs(p, &orgs))
-            .collect();
+        let mut unmet: Vec<Arc<Policy>> = Vec::new();
+        for p in (self.written)(&first.payload) {
+            match plan::satisfied_by_orgs(&p, &orgs) {
+                Ok(true) => {}
+                Ok(false) => unmet.push(p),
+                Err(error) => {
+                    return Step::Failed(PlanError::PolicyTooComplex {
+                        policy: p.to_string(),
+                        error,
+                    })
+                }
+            }
+        }
         if !unmet.is_empty() {
             // The result writes a called chaincode's namespace whose policy
             // these orgs do not satisfy: ask enough orgs for all of them.
@@ -462,6 +491,46 @@ mod tests {
         assert!(matches!(
             p.start(),
             Step::Failed(PlanError::CannotSatisfy { .. })
+        ));
+    }
+
+    #[test]
+    fn a_policy_too_complex_to_choose_orgs_for_fails_with_its_own_error() {
+        let names: Vec<String> = (1..=20).map(|i| format!("O{i}")).collect();
+        let too_complex = Arc::new(crate::policy::testing::lopsided_policy(&names));
+        let mut p = Planner::new(too_complex.clone(), "O1", &names, no_calls);
+        match p.start() {
+            Step::Failed(e @ PlanError::PolicyTooComplex { .. }) => {
+                let m = e.to_string();
+                assert!(m.contains("cannot choose endorsing orgs"), "{m}");
+                assert!(m.contains("too complex to evaluate"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // A called chaincode's policy too complex to check the answering
+        // orgs against fails the same way.
+        let (paths, path_orgs) = crate::policy::testing::paths_policy(16);
+        let written = Arc::new(paths);
+        let w = written.clone();
+        let every_org: Vec<String> = path_orgs.iter().map(|o| format!("'{o}.peer'")).collect();
+        let mut p = Planner::new(
+            policy(&format!("AND({})", every_org.join(", "))),
+            &path_orgs[0],
+            &path_orgs,
+            move |_: &[u8]| vec![w.clone()],
+        );
+        let ask = asked(&p.start());
+        assert_eq!(ask.len(), path_orgs.len());
+        let step = p.on_answers(
+            ask.into_iter()
+                .map(|o| (o, Ok(answer(200, b"r"))))
+                .collect(),
+            transient,
+        );
+        assert!(matches!(
+            step,
+            Step::Failed(PlanError::PolicyTooComplex { policy, .. }) if policy == written.to_string()
         ));
     }
 }

@@ -221,7 +221,10 @@ impl Lifecycle {
                 None => missing.push(org.clone()),
             }
         }
-        if !self.policy.evaluate_org_peers(&approved) {
+        // Approvals the lifecycle policy is too complex to decide on are not
+        // enough to commit; the message says why.
+        let verdict = self.policy.evaluate_org_peers(&approved);
+        if verdict != Ok(true) {
             let need = match key_policy::required_orgs(&self.policy) {
                 Some(k) => format!("{k} of {} orgs must approve", self.members.len()),
                 None => format!("the lifecycle policy {} must be satisfied", self.policy),
@@ -231,11 +234,18 @@ impl Lifecycle {
             } else {
                 approved.join(", ")
             };
+            let undecided = match verdict {
+                Err(e) => format!("; whether these approvals satisfy it cannot be decided: {e}"),
+                Ok(_) => String::new(),
+            };
+            let not_by = if missing.is_empty() {
+                String::new()
+            } else {
+                format!("; not approved by {}", missing.join(", "))
+            };
             return Err(ChaincodeError::business(format!(
-                "chaincode '{}' sequence {}: approved by {by}; {need}; not approved by {}",
-                d.name,
-                d.sequence,
-                missing.join(", ")
+                "chaincode '{}' sequence {}: approved by {by}; {need}{undecided}{not_by}",
+                d.name, d.sequence
             )));
         }
         stub.put_state(&definition_key(&d.name), &wanted)?;

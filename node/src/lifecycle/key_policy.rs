@@ -4,7 +4,7 @@
 //! the gateway's choice of endorsing orgs.
 
 use super::definition::{parse_key, LifecycleKey};
-use crate::policy::{Policy, Principal, PrincipalRole, Signer};
+use crate::policy::{all_satisfied, EvalError, Policy, Principal, PrincipalRole, Signer};
 use consort_proto::TxRwSet;
 
 /// The default lifecycle policy: peers of a majority of `orgs`
@@ -56,14 +56,25 @@ pub fn write_policy(key: &str, lifecycle: &Policy) -> Option<Policy> {
 
 /// Whether `signers` endorse a `_lifecycle` read-write set: every write's
 /// key policy is satisfied; a set with no writes needs the lifecycle policy.
-pub fn endorsed(rwset: &TxRwSet, lifecycle: &Policy, signers: &[Signer]) -> bool {
+///
+/// # Errors
+///
+/// [`EvalError`] when no key policy is unsatisfied but one could not be
+/// evaluated (see [`all_satisfied`]): not endorsed, for a reason of its own.
+pub fn endorsed(
+    rwset: &TxRwSet,
+    lifecycle: &Policy,
+    signers: &[Signer],
+) -> Result<bool, EvalError> {
     if rwset.writes.is_empty() {
         return lifecycle.evaluate(signers);
     }
-    rwset
-        .writes
-        .iter()
-        .all(|w| write_policy(&w.key, lifecycle).is_some_and(|p| p.evaluate(signers)))
+    all_satisfied(
+        rwset
+            .writes
+            .iter()
+            .map(|w| write_policy(&w.key, lifecycle).map_or(Ok(false), |p| p.evaluate(signers))),
+    )
 }
 
 /// The policy the gateway collects endorsements for when `creator_msp`
@@ -127,37 +138,52 @@ mod tests {
         assert_eq!(required_orgs(&majority(&orgs(3))), Some(2));
         assert_eq!(required_orgs(&majority(&orgs(4))), Some(3));
         assert_eq!(required_orgs(&majority(&orgs(1))), Some(1));
-        assert!(!majority(&orgs(3)).evaluate(&peers(&[1])));
-        assert!(majority(&orgs(3)).evaluate(&peers(&[1, 3])));
+        assert_eq!(majority(&orgs(3)).evaluate(&peers(&[1])), Ok(false));
+        assert_eq!(majority(&orgs(3)).evaluate(&peers(&[1, 3])), Ok(true));
     }
 
     #[test]
     fn each_write_needs_its_own_policy() {
         let lc = majority(&orgs(3));
         let approval = writes(&["approval/notes/1/Org2MSP"]);
-        assert!(endorsed(&approval, &lc, &peers(&[2])));
-        assert!(!endorsed(&approval, &lc, &peers(&[1, 3])));
+        assert_eq!(endorsed(&approval, &lc, &peers(&[2])), Ok(true));
+        assert_eq!(endorsed(&approval, &lc, &peers(&[1, 3])), Ok(false));
         let definition = writes(&["definition/notes"]);
-        assert!(!endorsed(&definition, &lc, &peers(&[1])));
-        assert!(endorsed(&definition, &lc, &peers(&[1, 2])));
+        assert_eq!(endorsed(&definition, &lc, &peers(&[1])), Ok(false));
+        assert_eq!(endorsed(&definition, &lc, &peers(&[1, 2])), Ok(true));
         let both = writes(&["approval/notes/1/Org3MSP", "definition/notes"]);
-        assert!(!endorsed(&both, &lc, &peers(&[1, 2])));
-        assert!(endorsed(&both, &lc, &peers(&[2, 3])));
+        assert_eq!(endorsed(&both, &lc, &peers(&[1, 2])), Ok(false));
+        assert_eq!(endorsed(&both, &lc, &peers(&[2, 3])), Ok(true));
         // A key outside the layout can never be written.
-        assert!(!endorsed(&writes(&["other"]), &lc, &peers(&[1, 2, 3])));
+        assert_eq!(
+            endorsed(&writes(&["other"]), &lc, &peers(&[1, 2, 3])),
+            Ok(false)
+        );
         // No writes: the lifecycle policy.
-        assert!(!endorsed(&writes(&[]), &lc, &peers(&[1])));
-        assert!(endorsed(&writes(&[]), &lc, &peers(&[1, 2])));
+        assert_eq!(endorsed(&writes(&[]), &lc, &peers(&[1])), Ok(false));
+        assert_eq!(endorsed(&writes(&[]), &lc, &peers(&[1, 2])), Ok(true));
     }
 
     #[test]
     fn one_peer_listed_twice_counts_once() {
         let lc: Policy = "AND('Org1MSP.peer', 'Org1MSP.peer')".parse().unwrap();
         let definition = writes(&["definition/notes"]);
-        assert!(!endorsed(&definition, &lc, &[peer(1, 0), peer(1, 0)]));
-        assert!(!endorsed(&writes(&[]), &lc, &[peer(1, 0), peer(1, 0)]));
-        assert!(endorsed(&definition, &lc, &[peer(1, 0), peer(1, 1)]));
-        assert!(endorsed(&writes(&[]), &lc, &[peer(1, 1), peer(1, 0)]));
+        assert_eq!(
+            endorsed(&definition, &lc, &[peer(1, 0), peer(1, 0)]),
+            Ok(false)
+        );
+        assert_eq!(
+            endorsed(&writes(&[]), &lc, &[peer(1, 0), peer(1, 0)]),
+            Ok(false)
+        );
+        assert_eq!(
+            endorsed(&definition, &lc, &[peer(1, 0), peer(1, 1)]),
+            Ok(true)
+        );
+        assert_eq!(
+            endorsed(&writes(&[]), &lc, &[peer(1, 1), peer(1, 0)]),
+            Ok(true)
+        );
     }
 
     #[test]
@@ -168,5 +194,27 @@ mod tests {
             peer_of("Org2MSP")
         );
         assert_eq!(endorsement_plan("commit", "Org2MSP", &lc), lc);
+    }
+
+    #[test]
+    fn a_lifecycle_policy_too_complex_to_evaluate_is_an_error() {
+        let orgs = ["Org1MSP", "Org2MSP", "Org3MSP", "Org4MSP"];
+        let lc = crate::policy::testing::pairs_policy(11, &orgs, "Org5MSP");
+        let mut signers: Vec<Signer> = (1..=4)
+            .flat_map(|org| (0..5).map(move |n| peer(org, n)))
+            .collect();
+        signers.extend([peer(5, 0), peer(5, 1)]);
+        let definition = writes(&["definition/notes"]);
+        assert!(matches!(
+            endorsed(&definition, &lc, &signers),
+            Err(EvalError::SearchBudgetExhausted { .. })
+        ));
+        assert!(matches!(
+            endorsed(&writes(&[]), &lc, &signers),
+            Err(EvalError::SearchBudgetExhausted { .. })
+        ));
+        // A write whose policy is not satisfied decides: not endorsed.
+        let both = writes(&["definition/notes", "approval/notes/1/Org6MSP"]);
+        assert_eq!(endorsed(&both, &lc, &signers), Ok(false));
     }
 }

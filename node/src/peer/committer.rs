@@ -107,6 +107,23 @@ impl Committer {
         tracing::Span::current().record("block", header.number);
         block::check_signature(&b, header.number, &rules.msp)?;
         let checked = check_all(rules, &b.data);
+        for (tx, rejected) in checked.iter().enumerate() {
+            if let Err(validation::Rejected {
+                tx_id,
+                code,
+                reason: Some(reason),
+            }) = rejected
+            {
+                tracing::warn!(
+                    block = header.number,
+                    tx,
+                    tx_id = tx_id.as_deref().unwrap_or("unknown"),
+                    code = code.as_str_name(),
+                    %reason,
+                    "transaction invalid"
+                );
+            }
+        }
         let result = validation::validate_block(self.ledger.as_ref(), checked)?;
         let codes = result.codes.clone();
         let update = BlockUpdate {

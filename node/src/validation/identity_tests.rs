@@ -149,7 +149,8 @@ fn a_creator_named_by_a_non_canonical_encoding_is_refused() {
         check_tx(&c.rules(), &env).map(|_| ()),
         Err(Rejected {
             tx_id: None,
-            code: Code::BadCreatorSignature
+            code: Code::BadCreatorSignature,
+            reason: None,
         })
     );
 }

@@ -15,7 +15,7 @@ pub use consort_client::tx::{compute_tx_id, endorsement_message, proposal_hash};
 
 use crate::identity::Msp;
 use crate::ledger::StateWrite;
-use crate::policy::Policy;
+use crate::policy::{all_satisfied, Policy};
 use consort_proto::{
     Envelope, ProposalHeader, ProposalResponsePayload, RangeQueryInfo, Transaction, TxReadWriteSet,
     TxRwSet, TxValidationCode as Code, Version,
@@ -97,10 +97,18 @@ pub struct Rejected {
     pub tx_id: Option<String>,
     /// Why.
     pub code: Code,
+    /// What the code alone does not tell, when there is more to tell: an
+    /// `ENDORSEMENT_POLICY_FAILURE` because a policy was too complex to
+    /// evaluate says so here. For logs; the ledger keeps only the code.
+    pub reason: Option<String>,
 }
 
 fn reject(code: Code) -> Rejected {
-    Rejected { tx_id: None, code }
+    Rejected {
+        tx_id: None,
+        code,
+        reason: None,
+    }
 }
 
 /// Phase 1: checks that depend on the transaction alone.
@@ -135,6 +143,7 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
     let rejected = |code| Rejected {
         tx_id: Some(header.tx_id.clone()),
         code,
+        reason: None,
     };
     let invoked_policy = rules
         .policies
@@ -174,23 +183,35 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
     // `_lifecycle` has a policy per key written (an org's approval needs
     // that org's peer) in place of one policy for the chaincode, and only
     // `_lifecycle` itself may write it; every other namespace written needs
-    // its chaincode's policy.
+    // its chaincode's policy. A policy too complex to evaluate fails the
+    // transaction like an unsatisfied one, with the reason recorded.
     let lifecycle = crate::lifecycle::NAMESPACE;
     let invoked_lifecycle = header.chaincode == lifecycle;
-    let keys_endorsed = rwset.ns_rwsets.iter().all(|ns| {
-        ns.namespace != lifecycle
-            || (invoked_lifecycle
-                && crate::lifecycle::key_policy::endorsed(ns, invoked_policy, &signers))
-            || (!invoked_lifecycle && ns.writes.is_empty())
-    });
+    let keys_endorsed = rwset
+        .ns_rwsets
+        .iter()
+        .filter(|ns| ns.namespace == lifecycle)
+        .map(|ns| {
+            if invoked_lifecycle {
+                crate::lifecycle::key_policy::endorsed(ns, invoked_policy, &signers)
+            } else {
+                Ok(ns.writes.is_empty())
+            }
+        });
     let skip = usize::from(invoked_lifecycle);
-    let endorsed = keys_endorsed
-        && policies
-            .iter()
-            .skip(skip)
-            .all(|policy| policy.evaluate(&signers));
-    if !endorsed {
-        return Err(rejected(Code::EndorsementPolicyFailure));
+    let policies_endorsed = policies
+        .iter()
+        .skip(skip)
+        .map(|policy| policy.evaluate(&signers));
+    match all_satisfied(keys_endorsed.chain(policies_endorsed)) {
+        Ok(true) => {}
+        Ok(false) => return Err(rejected(Code::EndorsementPolicyFailure)),
+        Err(e) => {
+            return Err(Rejected {
+                reason: Some(e.to_string()),
+                ..rejected(Code::EndorsementPolicyFailure)
+            })
+        }
     }
     Ok(CheckedTx {
         tx_id: header.tx_id,

@@ -181,6 +181,53 @@ fn one_org_where_two_are_needed_fails_the_policy() {
 }
 
 #[test]
+fn a_policy_too_complex_to_evaluate_fails_with_the_budget_as_its_reason() {
+    use crate::identity::Role;
+    let c = Consortium::new(5);
+    let mut rules = c.rules();
+    let orgs = ["Org1MSP", "Org2MSP", "Org3MSP", "Org4MSP"];
+    let policy = crate::policy::testing::pairs_policy(11, &orgs, "Org5MSP");
+    rules.policies.insert("token".into(), Arc::new(policy));
+    // Five peers of each of the four orgs, and two of the fifth.
+    let mut endorsers = Vec::new();
+    for (i, org) in c.orgs.iter().enumerate() {
+        endorsers.push(org.peer.clone());
+        let more = if i < 4 { 4 } else { 1 };
+        for n in 1..=more {
+            endorsers.push(org.another(&format!("peer{n}.org{}", i + 1), Role::Peer));
+        }
+    }
+    let all: Vec<&crate::identity::SigningIdentity> = endorsers.iter().map(|e| &**e).collect();
+    let (env, id) = endorsed_envelope(
+        &c.orgs[0].client,
+        "testchannel",
+        rw(&[], &[("k", "v")]),
+        &all,
+    );
+    let Err(rejected) = check_tx(&rules, &env) else {
+        panic!("a policy too complex to evaluate was taken as satisfied");
+    };
+    assert_eq!(rejected.code, Code::EndorsementPolicyFailure);
+    assert_eq!(rejected.tx_id, Some(id));
+    let reason = rejected.reason.unwrap_or_default();
+    assert!(reason.contains("too complex to evaluate"), "{reason}");
+    assert!(reason.contains("steps"), "{reason}");
+
+    // A policy that is simply not satisfied has no reason beyond its code.
+    let (env, _) = endorsed_envelope(
+        &c.orgs[0].client,
+        "testchannel",
+        rw(&[], &[("k", "v")]),
+        &all[..1],
+    );
+    let Err(rejected) = check_tx(&rules, &env) else {
+        panic!("one peer cannot satisfy the policy");
+    };
+    assert_eq!(rejected.code, Code::EndorsementPolicyFailure);
+    assert_eq!(rejected.reason, None);
+}
+
+#[test]
 fn duplicate_txid_in_block_and_on_ledger() {
     let c = Consortium::new(3);
     let e = [&*c.orgs[0].peer, &*c.orgs[1].peer];

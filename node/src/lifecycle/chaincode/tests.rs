@@ -269,3 +269,45 @@ fn approving_an_in_process_chaincode_this_peer_lacks_warns() {
     let out = approve(&mut stub, &unknown, 3, &def("notes", "1", 1, ORG1)).unwrap();
     assert!(Approved::warnings_of(&out).is_empty());
 }
+
+#[test]
+fn approvals_too_complex_to_count_do_not_commit_and_say_why() {
+    let (policy, orgs) = crate::policy::testing::paths_policy(16);
+    let mut channel = config();
+    channel.orgs = orgs
+        .iter()
+        .map(|msp_id| OrgConfig {
+            msp_id: msp_id.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let mut lc = Lifecycle::new(&channel);
+    lc.policy = policy;
+    let mut stub = MockStub::new("ch");
+    let wanted = def("notes", "1", 1, "OR('P0a.peer')");
+    for org in &orgs {
+        stub.set_creator(Creator {
+            msp_id: org.clone(),
+            role: "admin".into(),
+            subject: format!("admin@{org}"),
+            cert_der: vec![],
+            attributes: Default::default(),
+        });
+        stub.invoke(&lc, "approve", &[&wanted]).unwrap();
+    }
+    let err = stub.invoke(&lc, "commit", &[&wanted]).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("chaincode 'notes' sequence 1: approved by P0a, P0b, P0c, "),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "must be satisfied; whether these approvals satisfy it cannot be decided: \
+             endorsement policy is too complex to evaluate"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("not approved by"), "{message}");
+    assert!(stub.state("definition/notes").is_none());
+}
