@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod cutter;
+mod error;
 pub mod network;
 pub mod service;
 pub mod store;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+pub use error::{BlockRef, StoreError, StoreOp};
 pub use types::{NodeId, Raft};
 
 /// Why a transaction was not ordered. Cloned to every submitter of a
@@ -134,12 +136,15 @@ impl OrderError {
 /// Why the orderer could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OrdererStartError {
-    /// Opening RocksDB failed.
+    /// The orderer's store could not be opened or read.
     #[error("cannot open orderer database: {0}")]
-    Db(String),
-    /// openraft refused its config or failed to start.
+    Db(#[from] StoreError),
+    /// openraft refused its config.
+    #[error("Raft config: {0}")]
+    RaftConfig(#[source] Box<openraft::ConfigError>),
+    /// openraft failed to start.
     #[error("Raft: {0}")]
-    Raft(String),
+    Raft(#[source] Box<openraft::error::Fatal<NodeId>>),
     /// This node's ID is not in the channel's orderer list.
     #[error("orderer id {0} is not in the channel config")]
     NotMember(NodeId),
@@ -195,11 +200,9 @@ impl Orderer {
         if !members.contains_key(&s.id) {
             return Err(OrdererStartError::NotMember(s.id));
         }
-        let db = store::OrdererDb::open(&s.data_dir.join("orderer"))
-            .map_err(|e| OrdererStartError::Db(e.to_string()))?;
+        let db = store::OrdererDb::open(&s.data_dir.join("orderer"))?;
         let sm =
-            store::BlockMachine::open(db.clone(), s.genesis, &s.config.channel_id, s.msp.clone())
-                .map_err(OrdererStartError::Db)?;
+            store::BlockMachine::open(db.clone(), s.genesis, &s.config.channel_id, s.msp.clone())?;
         let raft_message_bytes = raft_message_bytes(s.config);
         let tip = sm.tip_watch();
         let log = store::LogStore::new(db.clone());
@@ -214,7 +217,7 @@ impl Orderer {
             ..Default::default()
         }
         .validate()
-        .map_err(|e| OrdererStartError::Raft(e.to_string()))?;
+        .map_err(|e| OrdererStartError::RaftConfig(Box::new(e)))?;
         let raft = Raft::new(
             s.id,
             Arc::new(config),
@@ -223,11 +226,11 @@ impl Orderer {
             sm,
         )
         .await
-        .map_err(|e| OrdererStartError::Raft(e.to_string()))?;
+        .map_err(|e| OrdererStartError::Raft(Box::new(e)))?;
         let initialized = raft
             .is_initialized()
             .await
-            .map_err(|e| OrdererStartError::Raft(e.to_string()))?;
+            .map_err(|e| OrdererStartError::Raft(Box::new(e)))?;
         if !initialized {
             // Every orderer initialises with the same membership: safe by
             // openraft's contract, and no node has to go first.

@@ -19,11 +19,12 @@
 #![allow(clippy::result_large_err)]
 
 use super::codec::{self, pb, Codec, CodecError};
+use super::error::{BlockRef, StoreError, StoreOp};
 use super::types::{ApplyOutcome, NodeId, RaftBlock, TypeConfig};
 use crate::block::{self, Hash};
 use crate::crashpoint::{self, CrashPoint};
 use crate::identity::Msp;
-use crate::store_format::{self, FormatError, FormatSpec};
+use crate::store_format::{self, FormatSpec};
 use consort_proto::Block;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
@@ -61,17 +62,6 @@ const FORMAT: FormatSpec<'static> = FormatSpec {
              up from the other orderers",
 };
 
-/// Why the orderer database could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// RocksDB could not open it.
-    #[error("{0}")]
-    Db(#[from] rocksdb::Error),
-    /// It is in another storage format than this release reads.
-    #[error(transparent)]
-    Format(#[from] FormatError),
-}
-
 type SErr = StorageError<NodeId>;
 
 fn io_err(
@@ -82,8 +72,21 @@ fn io_err(
     StorageIOError::new(subject, verb, AnyError::new(&e)).into()
 }
 
-fn msg_err(subject: ErrorSubject<NodeId>, verb: ErrorVerb, msg: String) -> SErr {
-    StorageIOError::new(subject, verb, AnyError::error(msg)).into()
+fn decode_block(raw: &[u8], what: BlockRef) -> Result<Block, StoreError> {
+    Block::decode(raw).map_err(|source| StoreError::Decode { what, source })
+}
+
+/// The u64 a big-endian key of `cf` holds.
+fn key_number(cf: &'static str, key: &[u8]) -> Result<u64, StoreError> {
+    key.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::BadKey { cf, len: key.len() })
+}
+
+/// The log entry stored under `key`.
+fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry<TypeConfig>, StoreError> {
+    let index = key_number(CF_LOG, key)?;
+    codec::decode(value).map_err(|source| StoreError::LogEntry { index, source })
 }
 
 /// The orderer's RocksDB, shared by the log store and the state machine.
@@ -94,14 +97,15 @@ pub struct OrdererDb {
 
 impl OrdererDb {
     /// Opens (or creates) the database, refusing one of another format.
-    pub fn open(path: &Path) -> Result<Self, OpenError> {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let cfs = [CF_LOG, CF_RAFT_META, CF_BLOCKS, CF_SM_META]
             .into_iter()
             .map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        let db =
+            DB::open_cf_descriptors(&opts, path, cfs).map_err(StoreError::db(StoreOp::Open))?;
         store_format::check_or_stamp(&db, path, &FORMAT)?;
         Ok(OrdererDb { db: Arc::new(db) })
     }
@@ -113,16 +117,20 @@ impl OrdererDb {
             .expect("column family created at open")
     }
 
-    fn get<T: Codec>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, String> {
+    fn get<T: Codec>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
         match self
             .db
             .get_cf(self.cf(cf), key)
-            .map_err(|e| e.to_string())?
+            .map_err(StoreError::db(StoreOp::Read(cf)))?
         {
             None => Ok(None),
             Some(raw) => codec::decode(&raw)
                 .map(Some)
-                .map_err(|e| format!("{cf}/{}: {e}", String::from_utf8_lossy(key))),
+                .map_err(|source| StoreError::Record {
+                    cf,
+                    key: String::from_utf8_lossy(key).into_owned(),
+                    source,
+                }),
         }
     }
 
@@ -133,16 +141,14 @@ impl OrdererDb {
     }
 
     /// An ordered block by number.
-    pub fn block(&self, number: u64) -> Result<Option<Block>, String> {
+    pub fn block(&self, number: u64) -> Result<Option<Block>, StoreError> {
         match self
             .db
             .get_cf(self.cf(CF_BLOCKS), number.to_be_bytes())
-            .map_err(|e| e.to_string())?
+            .map_err(StoreError::db(StoreOp::Read(CF_BLOCKS)))?
         {
             None => Ok(None),
-            Some(raw) => Block::decode(raw.as_slice())
-                .map(Some)
-                .map_err(|e| e.to_string()),
+            Some(raw) => decode_block(&raw, BlockRef::Number(number)).map(Some),
         }
     }
 }
@@ -178,7 +184,7 @@ impl LogStore {
     fn last_purged(&self) -> Result<Option<LogId<NodeId>>, SErr> {
         self.db
             .get(CF_RAFT_META, b"last_purged")
-            .map_err(|e| msg_err(ErrorSubject::Store, ErrorVerb::Read, e))
+            .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Read, e))
     }
 }
 
@@ -199,16 +205,13 @@ impl RaftLogReader<TypeConfig> for LogStore {
         );
         for item in iter {
             let (k, v) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
-            let idx =
-                u64::from_be_bytes(k.as_ref().try_into().map_err(|_| {
-                    msg_err(ErrorSubject::Logs, ErrorVerb::Read, "bad log key".into())
-                })?);
+            let idx = key_number(CF_LOG, &k)
+                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
             if !range.contains(&idx) {
                 break;
             }
-            let entry: Entry<TypeConfig> = codec::decode(&v).map_err(|e| {
-                msg_err(ErrorSubject::LogIndex(idx), ErrorVerb::Read, e.to_string())
-            })?;
+            let entry = decode_entry(&k, &v)
+                .map_err(|e| io_err(ErrorSubject::LogIndex(idx), ErrorVerb::Read, e))?;
             out.push(entry);
         }
         Ok(out)
@@ -227,9 +230,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let last = match iter.next() {
             None => last_purged,
             Some(item) => {
-                let (_, v) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
-                let entry: Entry<TypeConfig> = codec::decode(&v)
-                    .map_err(|e| msg_err(ErrorSubject::Logs, ErrorVerb::Read, e.to_string()))?;
+                let (k, v) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+                let entry = decode_entry(&k, &v)
+                    .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
                 Some(entry.log_id)
             }
         };
@@ -254,7 +257,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, SErr> {
         self.db
             .get(CF_RAFT_META, b"vote")
-            .map_err(|e| msg_err(ErrorSubject::Vote, ErrorVerb::Read, e))
+            .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Read, e))
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), SErr> {
@@ -272,7 +275,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self
             .db
             .get::<Option<LogId<NodeId>>>(CF_RAFT_META, b"committed")
-            .map_err(|e| msg_err(ErrorSubject::Store, ErrorVerb::Read, e))?
+            .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Read, e))?
             .flatten())
     }
 
@@ -289,7 +292,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let io = result
             .as_ref()
             .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string()));
+            .map_err(|e| std::io::Error::other(e.clone()));
         callback.log_io_completed(io);
         result.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))
     }
@@ -432,7 +435,7 @@ impl BlockMachine {
         genesis: &Block,
         channel_id: &str,
         msp: Arc<Msp>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StoreError> {
         let meta: SmMeta = db.get(CF_SM_META, b"meta")?.unwrap_or_default();
         if db.block(0)?.is_none() {
             let mut batch = WriteBatch::default();
@@ -441,7 +444,8 @@ impl BlockMachine {
                 0u64.to_be_bytes(),
                 genesis.encode_to_vec(),
             );
-            db.synced(batch).map_err(|e| e.to_string())?;
+            db.synced(batch)
+                .map_err(StoreError::db(StoreOp::Write(CF_BLOCKS)))?;
         }
         let tip = Self::read_tip(&db)?;
         let (tip_tx, _) = watch::channel(tip);
@@ -456,18 +460,14 @@ impl BlockMachine {
         })
     }
 
-    fn read_tip(db: &OrdererDb) -> Result<ChainTip, String> {
+    fn read_tip(db: &OrdererDb) -> Result<ChainTip, StoreError> {
         let mut iter = db.db.iterator_cf(db.cf(CF_BLOCKS), IteratorMode::End);
         let Some(item) = iter.next() else {
-            return Err("block store is empty".into());
+            return Err(StoreError::EmptyBlockStore);
         };
-        let (k, v) = item.map_err(|e| e.to_string())?;
-        let number = u64::from_be_bytes(
-            k.as_ref()
-                .try_into()
-                .map_err(|_| "bad block key".to_string())?,
-        );
-        let b = Block::decode(v.as_ref()).map_err(|e| e.to_string())?;
+        let (k, v) = item.map_err(StoreError::db(StoreOp::Read(CF_BLOCKS)))?;
+        let number = key_number(CF_BLOCKS, &k)?;
+        let b = decode_block(&v, BlockRef::Number(number))?;
         Ok(ChainTip {
             height: number + 1,
             last_hash: block::block_hash(&b),
@@ -484,12 +484,11 @@ impl BlockMachine {
         &self.db
     }
 
-    fn check_extends(&self, data: &RaftBlock) -> Result<(Block, u64), String> {
-        let b =
-            Block::decode(data.0.as_slice()).map_err(|e| format!("block does not decode: {e}"))?;
+    fn check_extends(&self, data: &RaftBlock) -> Result<(Block, u64), StoreError> {
+        let b = decode_block(&data.0, BlockRef::Proposed)?;
         let header = block::check_link(&b, &self.channel_id, self.tip.height, &self.tip.last_hash)
-            .map_err(|e| e.to_string())?;
-        block::check_signature(&b, header.number, &self.msp).map_err(|e| e.to_string())?;
+            .map_err(StoreError::NotNext)?;
+        block::check_signature(&b, header.number, &self.msp).map_err(StoreError::Signature)?;
         Ok((b, header.number))
     }
 
@@ -497,28 +496,32 @@ impl BlockMachine {
     /// start with this channel's genesis block, and every later block must
     /// extend the one before it and carry a configured orderer's signature.
     /// Returns the chain tip it would give.
-    fn verify_snapshot(&self, data: &SnapshotData) -> Result<ChainTip, String> {
+    fn verify_snapshot(&self, data: &SnapshotData) -> Result<ChainTip, StoreError> {
         let Some((first, rest)) = data.blocks.split_first() else {
-            return Err("snapshot holds no blocks".into());
+            return Err(StoreError::SnapshotEmpty);
         };
         if *first != self.genesis {
-            return Err("snapshot does not start with this channel's genesis block".into());
+            return Err(StoreError::SnapshotForeignGenesis);
         }
+        let refused = |number: u64| {
+            move |e: StoreError| StoreError::SnapshotBlock {
+                number,
+                source: Box::new(e),
+            }
+        };
         let mut tip = ChainTip {
             height: 1,
-            last_hash: block::sha256(
-                &Block::decode(first.as_slice())
-                    .map_err(|e| format!("snapshot block 0: {e}"))?
-                    .header,
+            last_hash: block::block_hash(
+                &decode_block(first, BlockRef::Number(0)).map_err(refused(0))?,
             ),
         };
         for raw in rest {
             let n = tip.height;
-            let b =
-                Block::decode(raw.as_slice()).map_err(|e| format!("snapshot block {n}: {e}"))?;
+            let b = decode_block(raw, BlockRef::Number(n)).map_err(refused(n))?;
             block::check_link(&b, &self.channel_id, n, &tip.last_hash)
-                .map_err(|e| format!("snapshot: {e}"))?;
-            block::check_signature(&b, n, &self.msp).map_err(|e| format!("snapshot: {e}"))?;
+                .map_err(|e| refused(n)(StoreError::NotNext(e)))?;
+            block::check_signature(&b, n, &self.msp)
+                .map_err(|e| refused(n)(StoreError::Signature(e)))?;
             tip = ChainTip {
                 height: n + 1,
                 last_hash: block::block_hash(&b),
@@ -530,14 +533,14 @@ impl BlockMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for BlockMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, SErr> {
-        let serr = |e: String| msg_err(ErrorSubject::StateMachine, ErrorVerb::Read, e);
         let mut blocks = Vec::new();
         for item in self
             .db
             .db
             .iterator_cf(self.db.cf(CF_BLOCKS), IteratorMode::Start)
         {
-            let (_, v) = item.map_err(|e| serr(e.to_string()))?;
+            let (_, v) =
+                item.map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Read, e))?;
             blocks.push(v.to_vec());
         }
         let data = codec::encode(&SnapshotData {
@@ -561,7 +564,7 @@ impl RaftSnapshotBuilder<TypeConfig> for BlockMachine {
         self.db
             .db
             .put_cf(self.db.cf(CF_SM_META), b"snapshot", codec::encode(&stored))
-            .map_err(|e| serr(e.to_string()))?;
+            .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -613,7 +616,7 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
                         }
                         Err(reason) => {
                             tracing::info!(log = %entry.log_id, %reason, "dropped a block that does not extend the chain");
-                            out.push(ApplyOutcome::Rejected(reason));
+                            out.push(ApplyOutcome::Rejected(reason.to_string()));
                         }
                     }
                 }
@@ -645,13 +648,13 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
         meta: &SnapshotMeta<NodeId, BasicNode>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), SErr> {
-        let serr = |e: String| msg_err(ErrorSubject::StateMachine, ErrorVerb::Write, e);
+        let serr = |e: StoreError| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e);
         let bytes = snapshot.into_inner();
-        let data: SnapshotData = codec::decode(&bytes)
-            .map_err(|e| serr(format!("refused snapshot: it does not decode: {e}")))?;
+        let data: SnapshotData =
+            codec::decode(&bytes).map_err(|e| serr(StoreError::SnapshotDecode(e)))?;
         let tip = self.verify_snapshot(&data).map_err(|e| {
             tracing::error!(error = %e, "refused a snapshot");
-            serr(format!("refused snapshot: {e}"))
+            serr(e)
         })?;
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(
@@ -672,7 +675,9 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
             data: bytes,
         };
         batch.put_cf(self.db.cf(CF_SM_META), b"snapshot", codec::encode(&stored));
-        self.db.synced(batch).map_err(|e| serr(e.to_string()))?;
+        self.db
+            .synced(batch)
+            .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
         self.tip = tip;
         self.tip_tx.send_replace(self.tip);
         Ok(())
@@ -684,7 +689,7 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
         let stored: Option<StoredSnapshot> = self
             .db
             .get(CF_SM_META, b"snapshot")
-            .map_err(|e| msg_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?;
+            .map_err(|e| io_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?;
         Ok(stored.map(|s| Snapshot {
             meta: s.meta,
             snapshot: Box::new(Cursor::new(s.data)),

@@ -2,11 +2,13 @@
 //! test suite run against it.
 
 use super::*;
+use crate::block::BlockError;
 use crate::identity::ca::KeyKind;
 use crate::identity::{Role, SigningIdentity};
 use crate::testkit::{self, block_after, Consortium};
 use consort_proto::ChannelConfig;
 use openraft::{CommittedLeaderId, Membership};
+use std::error::Error as StdError;
 
 const CH: &str = "testchannel";
 
@@ -150,9 +152,10 @@ impl openraft::testing::StoreBuilder<TypeConfig, LogStore, BlockMachine, tempfil
     for SuiteBuilder
 {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, BlockMachine), SErr> {
-        let fail = |e: String| msg_err(ErrorSubject::Store, ErrorVerb::Write, e);
-        let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
-        let db = OrdererDb::open(&dir.path().join("orderer")).map_err(|e| fail(e.to_string()))?;
+        let fail = |e: StoreError| io_err(ErrorSubject::Store, ErrorVerb::Write, e);
+        let dir =
+            tempfile::tempdir().map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Write, e))?;
+        let db = OrdererDb::open(&dir.path().join("orderer")).map_err(fail)?;
         let genesis = block::genesis(&self.c.config);
         let sm = BlockMachine::open(db.clone(), &genesis, CH, self.c.msp.clone()).map_err(fail)?;
         Ok((dir, LogStore::new(db), sm))
@@ -323,7 +326,7 @@ fn an_orderer_store_of_another_format_is_refused_at_open() {
             .unwrap();
     }
     let e = OrdererDb::open(&path).unwrap_err();
-    assert!(matches!(e, OpenError::Format(_)), "{e:?}");
+    assert!(matches!(e, StoreError::Format(_)), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("orderer store"), "{msg}");
     assert!(msg.contains("format 2"), "{msg}");
@@ -429,6 +432,285 @@ async fn a_snapshot_with_a_forged_block_is_refused_with_its_reason() {
     let msg = e.to_string();
     assert!(msg.contains("refused snapshot"), "{msg}");
     assert!(msg.contains("not one of the channel's orderers"), "{msg}");
+    // openraft's error keeps the chain down to the block's own error.
+    let chain = source_chain(&e);
+    let last = chain.last().map(String::as_str).unwrap_or_default();
+    assert!(chain.len() >= 3, "{chain:?}");
+    assert!(
+        last.starts_with("block 1: bad orderer signature"),
+        "{chain:?}"
+    );
     assert_eq!(sm.tip_watch().borrow().height, 1);
     assert!(sm.get_current_snapshot().await.unwrap().is_none());
+}
+
+/// The messages of `e`'s sources, nearest first.
+fn source_chain(e: &(dyn StdError + 'static)) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push(s.to_string());
+        next = s.source();
+    }
+    out
+}
+
+// ---- typed errors ----
+
+fn snapshot_data(blocks: Vec<Vec<u8>>) -> SnapshotData {
+    SnapshotData {
+        meta: SmMeta::default(),
+        blocks,
+    }
+}
+
+#[tokio::test]
+async fn a_refused_snapshot_names_its_reason_as_a_variant() {
+    let c = Consortium::new(3);
+    let (_dir, mut sm, genesis) = machine(&c);
+    let b1 = block_after(
+        CH,
+        1,
+        &genesis,
+        vec![b"one".to_vec()],
+        Some(&c.orgs[0].orderer),
+    );
+    sm.apply(vec![entry(1, &b1)]).await.unwrap();
+    let enc = |b: &Block| b.encode_to_vec();
+
+    let e = sm.verify_snapshot(&snapshot_data(vec![])).unwrap_err();
+    assert!(matches!(e, StoreError::SnapshotEmpty), "{e:?}");
+
+    let other_genesis = block::genesis(&ChannelConfig {
+        channel_id: CH.into(),
+        ..Default::default()
+    });
+    let e = sm
+        .verify_snapshot(&snapshot_data(vec![enc(&other_genesis), enc(&b1)]))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::SnapshotForeignGenesis), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("snapshot does not start with this channel's genesis block"),
+        "{e}"
+    );
+
+    let forged = block_after(CH, 2, &b1, vec![b"evil".to_vec()], Some(&rogue(&c)));
+    let e = sm
+        .verify_snapshot(&snapshot_data(vec![enc(&genesis), enc(&b1), enc(&forged)]))
+        .unwrap_err();
+    let StoreError::SnapshotBlock { number: 2, source } = e else {
+        panic!("expected SnapshotBlock 2, got {e:?}");
+    };
+    assert!(
+        matches!(
+            *source,
+            StoreError::Signature(BlockError::BadSignature { number: 2, .. })
+        ),
+        "{source:?}"
+    );
+
+    let unlinked = block_after(
+        CH,
+        2,
+        &genesis,
+        vec![b"x".to_vec()],
+        Some(&c.orgs[0].orderer),
+    );
+    let e = sm
+        .verify_snapshot(&snapshot_data(vec![
+            enc(&genesis),
+            enc(&b1),
+            enc(&unlinked),
+        ]))
+        .unwrap_err();
+    let StoreError::SnapshotBlock { number: 2, source } = e else {
+        panic!("expected SnapshotBlock 2, got {e:?}");
+    };
+    assert!(
+        matches!(*source, StoreError::NotNext(BlockError::BrokenChain(2))),
+        "{source:?}"
+    );
+
+    let e = sm
+        .verify_snapshot(&snapshot_data(vec![
+            enc(&genesis),
+            b"\xff garbage".to_vec(),
+        ]))
+        .unwrap_err();
+    let StoreError::SnapshotBlock { number: 1, source } = e else {
+        panic!("expected SnapshotBlock 1, got {e:?}");
+    };
+    assert!(
+        matches!(
+            *source,
+            StoreError::Decode {
+                what: BlockRef::Number(1),
+                ..
+            }
+        ),
+        "{source:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_block_keeps_the_block_error_as_its_source() {
+    let c = Consortium::new(3);
+    let (_dir, sm, genesis) = machine(&c);
+    let forged = block_after(CH, 1, &genesis, vec![b"tx".to_vec()], Some(&rogue(&c)));
+    let e = sm
+        .check_extends(&RaftBlock(forged.encode_to_vec()))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Signature(BlockError::BadSignature { number: 1, .. })
+        ),
+        "{e:?}"
+    );
+    let source = e.source().and_then(|s| s.downcast_ref::<BlockError>());
+    assert!(
+        matches!(source, Some(BlockError::BadSignature { number: 1, .. })),
+        "{source:?}"
+    );
+
+    let unsigned = block_after(CH, 1, &genesis, vec![b"tx".to_vec()], None);
+    let e = sm
+        .check_extends(&RaftBlock(unsigned.encode_to_vec()))
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Signature(BlockError::Unsigned(1))),
+        "{e:?}"
+    );
+
+    let skipping = block_after(
+        CH,
+        2,
+        &genesis,
+        vec![b"tx".to_vec()],
+        Some(&c.orgs[0].orderer),
+    );
+    let e = sm
+        .check_extends(&RaftBlock(skipping.encode_to_vec()))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::NotNext(BlockError::WrongNumber {
+                expected: 1,
+                got: 2
+            })
+        ),
+        "{e:?}"
+    );
+    assert!(e.source().is_some_and(|s| s.is::<BlockError>()));
+
+    let e = sm
+        .check_extends(&RaftBlock(b"\xff garbage".to_vec()))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Decode {
+                what: BlockRef::Proposed,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn damaged_records_keep_the_decode_error_as_their_source() {
+    let c = Consortium::new(3);
+    let (_dir, sm, _genesis) = machine(&c);
+    let db = sm.db();
+    db.db
+        .put_cf(db.cf(CF_BLOCKS), 1u64.to_be_bytes(), b"\xff garbage")
+        .unwrap();
+    let e = db.block(1).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Decode {
+                what: BlockRef::Number(1),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.source().is_some_and(|s| s.is::<prost::DecodeError>()));
+
+    db.db.put_cf(db.cf(CF_RAFT_META), b"vote", b"\xff").unwrap();
+    let e = db.get::<Vote<NodeId>>(CF_RAFT_META, b"vote").unwrap_err();
+    let StoreError::Record {
+        cf: CF_RAFT_META,
+        ref key,
+        source: CodecError::Decode(_),
+    } = e
+    else {
+        panic!("expected a raft_meta record error, got {e:?}");
+    };
+    assert_eq!(key, "vote");
+    let decode = e.source().and_then(|s| s.source());
+    assert!(decode.is_some_and(|s| s.is::<prost::DecodeError>()));
+
+    let e = decode_entry(&7u64.to_be_bytes(), b"\xff garbage").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::LogEntry {
+                index: 7,
+                source: CodecError::Decode(_)
+            }
+        ),
+        "{e:?}"
+    );
+    let e = decode_entry(b"short", b"").unwrap_err();
+    assert!(
+        matches!(e, StoreError::BadKey { cf: CF_LOG, len: 5 }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_block_store_without_blocks_or_with_a_bad_key_is_an_error() {
+    let c = Consortium::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let db = OrdererDb::open(&dir.path().join("orderer")).unwrap();
+    let e = BlockMachine::read_tip(&db).unwrap_err();
+    assert!(matches!(e, StoreError::EmptyBlockStore), "{e:?}");
+
+    db.db.put_cf(db.cf(CF_BLOCKS), b"\xff", b"").unwrap();
+    let genesis = block::genesis(&c.config);
+    let e = BlockMachine::open(db, &genesis, CH, c.msp.clone()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::BadKey {
+                cf: CF_BLOCKS,
+                len: 1
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_database_that_cannot_open_is_a_db_error_with_rocksdbs_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orderer");
+    std::fs::write(&path, b"not a directory").unwrap();
+    let e = OrdererDb::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Db {
+                op: StoreOp::Open,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.source().is_some_and(|s| s.is::<rocksdb::Error>()));
 }
