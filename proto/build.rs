@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "consort/config.proto",
         "consort/services.proto",
         "consort/chaincode.proto",
+        "consort/gossip.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

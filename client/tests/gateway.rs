@@ -238,6 +238,13 @@ impl Gateway for FakeGateway {
             ..Default::default()
         }))
     }
+
+    async fn peers(
+        &self,
+        _: Request<consort_proto::PeersRequest>,
+    ) -> Answer<consort_proto::PeersResponse> {
+        Ok(Response::new(consort_proto::PeersResponse::default()))
+    }
 }
 
 /// A client identity, its org's CAs, the genesis block naming them, and

@@ -185,6 +185,30 @@ pub fn check_link(
     Ok(header)
 }
 
+/// The checks a block passes on its own, before it is known where it goes
+/// in the chain: header, channel, data hash and a configured orderer's
+/// signature. Returns its header. A peer runs them on a block from another
+/// peer before it passes the block on.
+pub fn check_standalone(
+    block: &Block,
+    channel_id: &str,
+    msp: &Msp,
+) -> Result<BlockHeader, BlockError> {
+    let header = decode_header(block)?;
+    if header.channel_id != channel_id {
+        return Err(BlockError::WrongChannel {
+            number: header.number,
+            expected: channel_id.to_string(),
+            got: header.channel_id,
+        });
+    }
+    if header.data_hash != data_hash(&block.data) {
+        return Err(BlockError::DataHashMismatch(header.number));
+    }
+    check_signature(block, header.number, msp)?;
+    Ok(header)
+}
+
 /// Checks that the block is signed by one of the channel's configured
 /// orderers (its consenter set): the signer must be a valid member identity
 /// with the orderer role *and* the certificate the channel config binds to

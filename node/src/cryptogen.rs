@@ -166,6 +166,18 @@ fn listen_of(n: &NodeSpec) -> String {
     })
 }
 
+/// A peer's gossip listen address: its listen address's IP with its
+/// gossip port.
+fn gossip_listen_of(n: &NodeSpec) -> Option<String> {
+    let port = n.gossip_port?;
+    let listen = listen_of(n);
+    let ip = listen
+        .rsplit_once(':')
+        .map(|(ip, _)| ip)
+        .unwrap_or("0.0.0.0");
+    Some(format!("{ip}:{port}"))
+}
+
 fn read_text(path: &Path) -> Result<String, CryptoGenError> {
     std::fs::read_to_string(path).map_err(|source| CryptoGenError::Read {
         path: path.display().to_string(),
@@ -354,6 +366,10 @@ pub fn channel_config(
                 name: format!("{}.{}", p.name, org.name),
                 msp_id: org.msp_id.clone(),
                 endpoint: format!("{}:{}", p.host, p.port),
+                gossip_endpoint: p
+                    .gossip_port
+                    .map(|g| format!("{}:{g}", p.host))
+                    .unwrap_or_default(),
             });
         }
     }
@@ -457,14 +473,14 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         let signing = ca.issue(&req)?;
         req.kind = KeyKind::EcdsaP256;
         let tls = tls_ca.issue(&req)?;
-        issued.push((signing, tls, listen_of(n)));
+        issued.push((signing, tls, listen_of(n), gossip_listen_of(n)));
     }
     let orderer_certs: HashMap<String, OrdererCerts> = net
         .nodes
         .iter()
         .zip(&issued)
         .filter(|(node, _)| node.role == NodeRole::Orderer)
-        .map(|(node, (signing, tls, _))| {
+        .map(|(node, (signing, tls, _, _))| {
             (
                 node.endpoint.clone(),
                 OrdererCerts {
@@ -480,7 +496,7 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
     write(&out.join("network.toml"), toml_text(spec)?.as_bytes())?;
 
     let mut next_orderer_id = 1u64;
-    for (node, (cert, tls, listen)) in net.nodes.iter().zip(issued) {
+    for (node, (cert, tls, listen, gossip_listen)) in net.nodes.iter().zip(issued) {
         write_identity(&node.dir, &cert)?;
         write_identity(&node.dir.join("tls"), &tls)?;
         let orderer_id = (node.role == NodeRole::Orderer).then(|| {
@@ -506,6 +522,9 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             orderer_tls_key: None,
             chaincode_timeout_ms: 30_000,
             log_format: LogFormat::Text,
+            gossip_listen: gossip_listen.filter(|_| node.role == NodeRole::Peer),
+            gossip_bootstrap: Vec::new(),
+            gossip_pull: Default::default(),
         };
         write(&node.config, toml_text(&cfg)?.as_bytes())?;
     }

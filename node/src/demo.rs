@@ -38,13 +38,18 @@ pub enum DemoError {
     },
 }
 
-/// Generates and starts the demo network in `dir`.
+/// Peers per org in the demo network: the first pulls blocks from the
+/// orderers, the second receives them by gossip.
+pub const PEERS_PER_ORG: u16 = 2;
+
+/// Generates and starts the demo network in `dir`: three orgs, each with
+/// an orderer and [`PEERS_PER_ORG`] peers.
 pub async fn start_network(
     dir: &Path,
     base_port: u16,
     binary: &Path,
 ) -> Result<LocalNet, DemoError> {
-    let spec = NetworkSpec::three_orgs(base_port);
+    let spec = NetworkSpec::three_orgs_with_peers(base_port, PEERS_PER_ORG);
     let mut net = LocalNet::generate(dir, &spec, binary)?;
     net.start_all()?;
     net.wait_ready(Duration::from_secs(60)).await?;

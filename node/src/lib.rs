@@ -31,6 +31,7 @@ pub mod fsutil;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod gateway;
+pub mod gossip;
 pub mod identity;
 pub mod ledger;
 pub mod lifecycle;

@@ -35,6 +35,13 @@ pub(crate) fn init_logging(default: &str, json: bool) {
     } else {
         format!("{spec},rustls=error")
     };
+    // gossipsub warns when a peer republishes a block that reached it by
+    // gossip first, which every org's puller does by design.
+    let spec = if spec.contains("libp2p") {
+        spec
+    } else {
+        format!("{spec},libp2p_gossipsub=error")
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(&spec)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     use std::io::IsTerminal;
@@ -59,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Block(cmd) => cli::chain::block(cmd).await,
         Command::Tx(cmd) => cli::chain::tx(cmd).await,
         Command::Status(conn) => cli::chain::status(conn).await,
+        Command::Peer(cmd) => cli::peer::run(cmd).await,
         Command::Ledger(cmd) => cli::ledger::run(cmd),
         Command::Load(args) => cli::load::run(args).await,
         Command::Orderer(cmd) => cli::orderer::run(cmd).await,

@@ -7,6 +7,7 @@ use crate::chaincode_host::{ChaincodeHost, ChaincodeRegistry, ExternalConnector}
 use crate::config::{NodeConfig, NodeRole};
 use crate::endorsement::Endorser;
 use crate::gateway::{GatewayParts, GatewayService};
+use crate::gossip;
 use crate::identity::{cert_hash, tls, Consenters, Msp, SigningIdentity};
 use crate::ledger::Ledger;
 use crate::lifecycle::{self, DefinitionSet, Definitions, Lifecycle};
@@ -109,6 +110,9 @@ pub enum NodeError {
     /// The peer's ledger could not be written; the node stopped.
     #[error(transparent)]
     Deliver(#[from] crate::peer::DeliverError),
+    /// Gossip could not start.
+    #[error(transparent)]
+    Gossip(#[from] gossip::GossipError),
 }
 
 /// Reads and checks a genesis block file.
@@ -306,6 +310,8 @@ pub async fn run(
 
     let mut gateway = None;
     let mut deliver_task = None;
+    // Tasks whose failure (a ledger that cannot be written) stops the node.
+    let mut side_tasks: Vec<tokio::task::JoinHandle<Result<(), DeliverError>>> = Vec::new();
     if cfg.has(NodeRole::Peer) {
         let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger"))?);
         let definitions = definitions_at(&config, msp.clone(), &ledger)?;
@@ -341,12 +347,66 @@ pub async fn run(
             .iter()
             .position(|o| o.msp_id == cfg.msp_id)
             .unwrap_or(0);
-        deliver_task = Some(tokio::spawn(deliver::run(
+        let max_block = block::max_block_bytes(&config);
+        let mut source = deliver::Source {
+            orderers: orderers.clone(),
+            first,
+            max_block_bytes: max_block,
+            publish: None,
+        };
+        let mut membership = None;
+        // With gossip, the org's elected peer pulls from the orderers and
+        // the others take blocks from gossip; without, this peer pulls.
+        let pulling = match &cfg.gossip_listen {
+            Some(listen) => {
+                let g = gossip::start(
+                    &gossip::GossipConfig {
+                        listen: listen.clone(),
+                        bootstrap: cfg.gossip_bootstrap.clone(),
+                        mode: cfg.gossip_pull,
+                    },
+                    &config,
+                    gossip::PeerSelf {
+                        name: me.subject.clone(),
+                        msp_id: cfg.msp_id.clone(),
+                        endpoint: config
+                            .peers
+                            .iter()
+                            .find(|p| p.name == me.subject)
+                            .map(|p| p.endpoint.clone())
+                            .unwrap_or_else(|| cfg.listen.clone()),
+                    },
+                    msp.clone(),
+                    &signer,
+                    committer.clone(),
+                    max_block,
+                    stop_rx.clone(),
+                )?;
+                source.publish = Some(g.publish.clone());
+                membership = Some(g.membership.clone());
+                side_tasks.push(tokio::spawn(async move {
+                    match g.swarm.await {
+                        Ok(Err(e)) => tracing::error!(error = %e, "gossip stopped"),
+                        Err(e) => tracing::error!(error = %e, "gossip task failed"),
+                        Ok(Ok(())) => {}
+                    }
+                    Ok(())
+                }));
+                side_tasks.push(tokio::spawn(async move {
+                    match g.intake.await {
+                        Ok(r) => r,
+                        Err(e) => Err(DeliverError::CommitTask(e)),
+                    }
+                }));
+                g.pulling
+            }
+            None => watch::channel(true).1,
+        };
+        deliver_task = Some(tokio::spawn(deliver::run_while(
             committer.clone(),
             dialer.clone(),
-            orderers.clone(),
-            first,
-            block::max_block_bytes(&config),
+            source,
+            pulling,
             stop_rx.clone(),
         )));
         gateway = Some(GatewayService::new(GatewayParts {
@@ -360,6 +420,7 @@ pub async fn run(
             dialer: dialer.clone(),
             height: committer.height_watch(),
             max_message_bytes: max,
+            membership,
         }));
     }
 
@@ -394,14 +455,21 @@ pub async fn run(
     // returns the failure): it is shut down like a signal would.
     let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<DeliverError>();
     let deliver_task = deliver_task.map(|t| {
+        side_tasks.push(t);
         tokio::spawn(async move {
-            match t.await {
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "stopping");
-                    let _ = fatal_tx.send(e);
+            let mut fatal_tx = Some(fatal_tx);
+            let mut tasks: futures::stream::FuturesUnordered<_> = side_tasks.into_iter().collect();
+            while let Some(r) = futures::StreamExt::next(&mut tasks).await {
+                match r {
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "stopping");
+                        if let Some(tx) = fatal_tx.take() {
+                            let _ = tx.send(e);
+                        }
+                    }
+                    Ok(Ok(())) => {}
+                    Err(e) => tracing::error!(error = %e, "peer task failed"),
                 }
-                Ok(Ok(())) => {}
-                Err(e) => tracing::error!(error = %e, "deliver task failed"),
             }
         })
     });

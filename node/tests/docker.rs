@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 const IMAGE: &str = "consort:test";
 const ORGS: usize = 3;
+/// Peers per org in the compose file.
+const PEERS_PER_ORG: usize = 2;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -57,8 +59,8 @@ fn image() {
 /// A compose project of the repository's docker-compose.yml.
 struct Compose {
     project: String,
-    /// Host ports the OS chose, published for orderer0 and peer0 of each
-    /// org in turn.
+    /// Host ports the OS chose, published for orderer0, peer0 and peer1
+    /// of each org in turn.
     ports: Vec<u16>,
     dir: tempfile::TempDir,
 }
@@ -68,7 +70,7 @@ impl Compose {
         image();
         let c = Compose {
             project: project.to_string(),
-            ports: free_ports(2 * ORGS),
+            ports: free_ports((1 + PEERS_PER_ORG) * ORGS),
             dir: tempfile::tempdir().unwrap(),
         };
         c.down(); // leftovers of an earlier, interrupted run
@@ -101,10 +103,12 @@ impl Compose {
                 format!("CONSORT_PORT_ORDERER0_ORG{i}"),
                 self.orderer_port(i).to_string(),
             );
-            cmd.env(
-                format!("CONSORT_PORT_PEER0_ORG{i}"),
-                self.peer_port(i).to_string(),
-            );
+            for p in 0..PEERS_PER_ORG {
+                cmd.env(
+                    format!("CONSORT_PORT_PEER{p}_ORG{i}"),
+                    self.nth_peer_port(i, p).to_string(),
+                );
+            }
         }
     }
 
@@ -153,11 +157,23 @@ impl Compose {
     }
 
     fn peer_port(&self, org: usize) -> u16 {
-        self.ports[2 * (org - 1) + 1]
+        self.nth_peer_port(org, 0)
+    }
+
+    /// The host port of peer `p` of org `org`.
+    fn nth_peer_port(&self, org: usize, p: usize) -> u16 {
+        self.ports[(1 + PEERS_PER_ORG) * (org - 1) + 1 + p]
     }
 
     fn orderer_port(&self, org: usize) -> u16 {
-        self.ports[2 * (org - 1)]
+        self.ports[(1 + PEERS_PER_ORG) * (org - 1)]
+    }
+
+    /// A client of org `org` on peer `p` of the same org.
+    async fn client_on(&self, org: usize, p: usize) -> Result<Client, ClientError> {
+        let mut profile = self.profile(org, org);
+        profile.gateway = format!("127.0.0.1:{}", self.nth_peer_port(org, p));
+        Client::connect(&profile).await
     }
 
     fn profile(&self, org: usize, peer_org: usize) -> ClientProfile {
@@ -196,9 +212,11 @@ impl Compose {
     async fn statuses(&self) -> Vec<PeerStatusResponse> {
         let mut out = Vec::new();
         for org in 1..=ORGS {
-            if let Ok(c) = self.client(org).await {
-                if let Ok(s) = c.status().await {
-                    out.push(s);
+            for p in 0..PEERS_PER_ORG {
+                if let Ok(c) = self.client_on(org, p).await {
+                    if let Ok(s) = c.status().await {
+                        out.push(s);
+                    }
                 }
             }
         }
@@ -225,7 +243,7 @@ impl Compose {
         loop {
             let ordered = self.ordered_height().await;
             let all = self.statuses().await;
-            if let Some(s) = converged(&all, ORGS, min_height.max(ordered)) {
+            if let Some(s) = converged(&all, ORGS * PEERS_PER_ORG, min_height.max(ordered)) {
                 return s;
             }
             if Instant::now() > deadline {
@@ -252,6 +270,34 @@ impl Compose {
             assert!(
                 Instant::now() < deadline,
                 "no Raft leader within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Which peer (0 or 1) of org `org` pulls from the orderers, as that
+    /// org's peer0 sees it.
+    async fn org_puller(&self, org: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(c) = self.client(org).await {
+                if let Ok(r) = c.gateway().peers(consort_proto::PeersRequest {}).await {
+                    let pullers: Vec<String> = r
+                        .into_inner()
+                        .peers
+                        .into_iter()
+                        .filter(|p| p.alive && p.pulls_from_orderers)
+                        .map(|p| p.name)
+                        .filter(|n| n.ends_with(&format!(".org{org}")))
+                        .collect();
+                    if let [one] = pullers.as_slice() {
+                        return usize::from(one.starts_with("peer1."));
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "org {org} has no single puller within {timeout:?}"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -324,26 +370,46 @@ async fn killing_the_leader_container_then_starting_it_again() {
     finish(&c, &sent).await;
 }
 
+/// Cuts off the peer of org 3 that pulls from the orderers: its sibling
+/// keeps committing (by gossip from other orgs' peers, or by taking over the
+/// pull), and the cut-off peer catches up once reconnected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partitioned_peer_catches_up_after_reconnecting() {
+async fn a_partitioned_puller_leaves_its_sibling_committing_and_catches_up() {
     require_docker!();
     let _serial = serial().await;
     let c = Compose::up("consortpart").await;
     setup_token(&c.client(1).await.unwrap()).await;
+    let puller = c.org_puller(3, Duration::from_secs(30)).await;
+    let sibling = 1 - puller;
     let load = Load::start(c.clients(&[1, 2]).await, 4, 23);
     load.wait_for_more(10, Duration::from_secs(60), "before the partition")
         .await;
-    let peer = c.container("peer0.org3");
-    c.docker(&["network", "disconnect", &c.network(), &peer]);
+    let service = format!("peer{puller}.org3");
+    let container = c.container(&service);
+    c.docker(&["network", "disconnect", &c.network(), &container]);
+    let sibling_client = c.client_on(3, sibling).await.unwrap();
+    let before = sibling_client.status().await.unwrap().height;
     load.wait_for_more(30, Duration::from_secs(90), "during the partition")
         .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = sibling_client.status().await.unwrap().height;
+        if now >= before + 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "peer{sibling}.org3 stopped committing while {service} was cut off: {before} -> {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     c.docker(&[
         "network",
         "connect",
         "--alias",
-        "peer0.org3",
+        &service,
         &c.network(),
-        &peer,
+        &container,
     ]);
     load.wait_for_more(10, Duration::from_secs(60), "after reconnecting")
         .await;

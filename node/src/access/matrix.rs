@@ -51,6 +51,7 @@ pub const MATRIX: &[(&str, Rule)] = &[
     ("/consort.Gateway/GetBlock", unary(Who::Members(APPS))),
     ("/consort.Gateway/GetTransaction", unary(Who::Members(APPS))),
     ("/consort.Gateway/PeerStatus", unary(Who::Members(APPS))),
+    ("/consort.Gateway/Peers", unary(Who::Members(APPS))),
     (
         "/consort.Endorser/ProcessProposal",
         unary(Who::Members(PEERS)),

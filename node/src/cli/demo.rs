@@ -14,7 +14,8 @@ pub(crate) struct DemoArgs {
     /// Directory for the network (replaced on every run).
     #[arg(long, default_value = "demo-data")]
     dir: PathBuf,
-    /// First port; the network uses six from here.
+    /// First port; the network's gRPC listeners use nine from here, and
+    /// its peers gossip on their port + 100.
     #[arg(long, default_value_t = 7050)]
     base_port: u16,
     /// Exit after the story (0 only if every step had its expected outcome).
@@ -31,14 +32,16 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     init_logging("warn", false);
     let exe = std::env::current_exe().context("locating the consort binary")?;
     println!(
-        "starting a three-org network in {} (ports {}..{})",
+        "starting a three-org network in {} (ports {}..{}, gossip {}..{})",
         dir.display(),
         base_port,
-        base_port + 5
+        base_port + 8,
+        base_port + 101,
+        base_port + 108
     );
     let mut net = consort::demo::start_network(&dir, base_port, &exe).await?;
     println!(
-        "network ready: 3 orderers (Raft), 3 peers; node logs in {}/orgs/*/nodes/*/node.log\n",
+        "network ready: 3 orderers (Raft), 6 peers (2 per org, gossiping blocks); node logs in {}/orgs/*/nodes/*/node.log\n",
         dir.display()
     );
     let outcome = consort::demo::run_story(&net).await;

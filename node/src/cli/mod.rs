@@ -9,6 +9,7 @@ pub(crate) mod ledger;
 pub(crate) mod load;
 pub(crate) mod node;
 pub(crate) mod orderer;
+pub(crate) mod peer;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +58,9 @@ pub(crate) enum Command {
     Orderer(orderer::OrdererCmd),
     /// Show the gateway peer's height and hashes.
     Status(Conn),
+    /// The channel's peers as one peer sees them (gossip membership).
+    #[command(subcommand)]
+    Peer(peer::PeerCmd),
     /// Chaincode lifecycle (approve, commit, list, show) and serving a
     /// sample as an external chaincode service.
     #[command(subcommand)]

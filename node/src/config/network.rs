@@ -95,6 +95,11 @@ pub struct NodeSpec {
     /// Address to listen on; defaults to `<host>:<port>` for an IP host, else `0.0.0.0:<port>`.
     #[serde(default)]
     pub listen: Option<String>,
+    /// A peer's gossip port (libp2p over TCP) on the same host and listen
+    /// address; absent: the peer does not gossip and pulls every block
+    /// from the orderers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gossip_port: Option<u16>,
 }
 
 /// A chaincode definition.
@@ -183,6 +188,22 @@ impl NetworkSpec {
                         format!("{}:{} is used twice", n.host, n.port),
                     ));
                 }
+                if let Some(g) = n.gossip_port {
+                    if kind != "peer" {
+                        return Err(inv(
+                            "orgs.orderers.gossip_port",
+                            format!("{}.{}: only peers gossip", n.name, org.name),
+                        ));
+                    }
+                    if g == n.port
+                        || !endpoints.insert((n.host.clone(), g, org.msp_id.clone(), "gossip"))
+                    {
+                        return Err(inv(
+                            "orgs.*.gossip_port",
+                            format!("{}:{} is used twice", n.host, g),
+                        ));
+                    }
+                }
                 if !names.insert(format!("{}.{}", n.name, org.name)) {
                     return Err(inv(
                         "orgs.*.name",
@@ -262,9 +283,32 @@ impl NetworkSpec {
     /// orderer and one peer, ports from `base_port` up, one client and one
     /// admin per org, the `token` chaincode with a 2-of-3 policy.
     pub fn three_orgs(base_port: u16) -> Self {
+        Self::three_orgs_with_peers(base_port, 1)
+    }
+
+    /// Three orgs with `peers` peers each (at least one). Org *i*'s orderer
+    /// is on `base_port + 2(i-1)` and its first peer on the next port; its
+    /// further peers follow `base_port + 6`, org by org; each peer gossips
+    /// on its port + 100.
+    pub fn three_orgs_with_peers(base_port: u16, peers: u16) -> Self {
+        let extra = peers.saturating_sub(1);
         let orgs = (1..=3u16)
             .map(|i| {
                 let p = base_port + (i - 1) * 2;
+                let peer = |name: String, port: u16| NodeSpec {
+                    name,
+                    host: "127.0.0.1".into(),
+                    port,
+                    listen: None,
+                    gossip_port: Some(port + 100),
+                };
+                let mut peer_nodes = vec![peer("peer0".into(), p + 1)];
+                for k in 1..=extra {
+                    peer_nodes.push(peer(
+                        format!("peer{k}"),
+                        base_port + 6 + (i - 1) * extra + (k - 1),
+                    ));
+                }
                 OrgSpec {
                     msp_id: format!("Org{i}MSP"),
                     name: format!("org{i}"),
@@ -274,13 +318,9 @@ impl NetworkSpec {
                         host: "127.0.0.1".into(),
                         port: p,
                         listen: None,
+                        gossip_port: None,
                     }],
-                    peers: vec![NodeSpec {
-                        name: "peer0".into(),
-                        host: "127.0.0.1".into(),
-                        port: p + 1,
-                        listen: None,
-                    }],
+                    peers: peer_nodes,
                     clients: vec!["user1".into()],
                     admins: vec!["admin".into()],
                     attributes: BTreeMap::new(),

@@ -79,6 +79,19 @@ pub struct NodeConfig {
     /// `text` or `json`.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// A peer's gossip listener, `ip:port` (libp2p over TCP). Absent: the
+    /// peer does not gossip and pulls every block from the orderers.
+    #[serde(default)]
+    pub gossip_listen: Option<String>,
+    /// Gossip addresses (`host:port`) to dial at start and keep dialing.
+    /// Empty: every other peer's `gossip_endpoint` in the channel config.
+    #[serde(default)]
+    pub gossip_bootstrap: Vec<String>,
+    /// Which peers pull blocks from the ordering service: `auto` (one per
+    /// org, elected among its live peers), `always` or `never` (this peer
+    /// takes blocks from other peers only).
+    #[serde(default)]
+    pub gossip_pull: crate::gossip::PullMode,
 }
 
 fn default_cc_timeout() -> u64 {
@@ -103,6 +116,9 @@ const FIELDS: &[&str] = &[
     "orderer_tls_key",
     "chaincode_timeout_ms",
     "log_format",
+    "gossip_listen",
+    "gossip_bootstrap",
+    "gossip_pull",
 ];
 
 impl NodeConfig {
@@ -112,7 +128,7 @@ impl NodeConfig {
         apply_env(
             &mut table,
             FIELDS,
-            &["roles"],
+            &["roles", "gossip_bootstrap"],
             &["orderer_id", "chaincode_timeout_ms"],
         )?;
         let mut c: NodeConfig = from_table(table, path)?;
@@ -212,6 +228,14 @@ impl NodeConfig {
                           (an orderer identity beside the peer's cert and key)"
                     .into(),
             });
+        }
+        if let Some(g) = &self.gossip_listen {
+            if g.parse::<std::net::SocketAddr>().is_err() {
+                return Err(ConfigError::Invalid {
+                    field: "gossip_listen",
+                    message: format!("'{g}' is not an IP:port address"),
+                });
+            }
         }
         if self.chaincode_timeout_ms == 0 {
             return Err(ConfigError::Invalid {

@@ -65,6 +65,9 @@ pub struct GatewayParts {
     pub height: watch::Receiver<u64>,
     /// Largest message accepted.
     pub max_message_bytes: usize,
+    /// The gossip view of the channel's peers (absent: gossip is off, and
+    /// other orgs' peers are tried in config order).
+    pub membership: Option<crate::gossip::Membership>,
 }
 
 /// The gateway service; cheap to clone.
@@ -112,7 +115,12 @@ impl GatewayService {
                 .await
                 .map_err(|e| status::endorse(&e));
         }
-        let peers = self.p.peers_by_org.get(org).cloned().unwrap_or_default();
+        let configured = self.p.peers_by_org.get(org).cloned().unwrap_or_default();
+        // Live peers first, the most up to date first among them.
+        let peers = match &self.p.membership {
+            Some(m) => m.rank_endpoints(&configured),
+            None => configured,
+        };
         let mut last = unavailable_at(org, format!("no peer of {org} is known"));
         for ep in peers {
             let ch = match self.p.dialer.channel(&ep) {
@@ -499,6 +507,38 @@ impl Gateway for GatewayService {
                 .map(|h| h.to_vec())
                 .unwrap_or_default(),
             state_hash: l.state_hash().map_err(err)?.to_vec(),
+        }))
+    }
+
+    async fn peers(
+        &self,
+        _req: Request<consort_proto::PeersRequest>,
+    ) -> Result<Response<consort_proto::PeersResponse>, Status> {
+        let (peers, gossip_enabled) = match &self.p.membership {
+            Some(m) => (m.snapshot(), true),
+            None => {
+                let mut peers = vec![consort_proto::PeerInfo {
+                    name: self.p.name.clone(),
+                    msp_id: self.p.msp_id.clone(),
+                    height: self.p.ledger.height(),
+                    alive: true,
+                    pulls_from_orderers: true,
+                    is_self: true,
+                    ..Default::default()
+                }];
+                for (org, eps) in &self.p.peers_by_org {
+                    peers.extend(eps.iter().map(|ep| consort_proto::PeerInfo {
+                        msp_id: org.clone(),
+                        endpoint: ep.clone(),
+                        ..Default::default()
+                    }));
+                }
+                (peers, false)
+            }
+        };
+        Ok(Response::new(consort_proto::PeersResponse {
+            peers,
+            gossip_enabled,
         }))
     }
 }

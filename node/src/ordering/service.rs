@@ -20,6 +20,7 @@ use consort_proto::{
 };
 use prost::Message;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -72,6 +73,14 @@ pub struct ServiceParts {
 #[derive(Clone)]
 pub struct OrdererService {
     inner: Arc<ServiceParts>,
+    sent: Arc<DeliverCounters>,
+}
+
+/// What Deliver streams have sent since the orderer started.
+#[derive(Default)]
+struct DeliverCounters {
+    blocks: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl OrdererService {
@@ -79,6 +88,7 @@ impl OrdererService {
     pub fn new(parts: ServiceParts) -> Self {
         OrdererService {
             inner: Arc::new(parts),
+            sent: Arc::default(),
         }
     }
 
@@ -242,6 +252,7 @@ impl AtomicBroadcast for OrdererService {
         let (tx, rx) = mpsc::channel(16);
         let db = self.inner.db.clone();
         let mut tip = self.inner.tip.clone();
+        let sent = self.sent.clone();
         tokio::spawn(async move {
             loop {
                 let height = tip.borrow_and_update().height;
@@ -255,9 +266,12 @@ impl AtomicBroadcast for OrdererService {
                         Err(e) => Err(reason::status(R::NodeFailure, format!("block {next}: {e}"))),
                     };
                     let failed = item.is_err();
+                    let bytes = item.as_ref().map(|b| b.encoded_len()).unwrap_or(0);
                     if tx.send(item).await.is_err() || failed {
                         return;
                     }
+                    sent.blocks.fetch_add(1, Ordering::Relaxed);
+                    sent.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
                     next += 1;
                 }
                 tokio::select! {
@@ -281,6 +295,8 @@ impl AtomicBroadcast for OrdererService {
             height: tip.height,
             last_block_hash: tip.last_hash.to_vec(),
             term: m.current_term,
+            deliver_blocks_sent: self.sent.blocks.load(Ordering::Relaxed),
+            deliver_bytes_sent: self.sent.bytes.load(Ordering::Relaxed),
         }))
     }
 }

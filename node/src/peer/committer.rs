@@ -29,6 +29,9 @@ pub struct Committer {
     ledger: Arc<Ledger>,
     definitions: Definitions,
     height: watch::Sender<u64>,
+    /// Held for a whole commit: blocks arrive from the orderers and from
+    /// other peers at once, and each number is committed once.
+    lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Committer {
@@ -76,6 +79,7 @@ impl Committer {
             ledger,
             definitions,
             height,
+            lock: std::sync::Mutex::new(()),
         })
     }
 
@@ -96,8 +100,24 @@ impl Committer {
 
     /// Verifies, validates and commits the next block. Blocking (CPU and a
     /// synced RocksDB write): call from a blocking thread.
-    #[tracing::instrument(skip_all, fields(block))]
     pub fn commit(&self, b: Block) -> Result<Vec<Code>, CommitError> {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.commit_locked(b)
+    }
+
+    /// As [`commit`](Self::commit), but a block the ledger already has is
+    /// skipped (`Ok(None)`): the same block may come from an orderer and
+    /// from another peer.
+    pub fn commit_next(&self, b: Block) -> Result<Option<Vec<Code>>, CommitError> {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if block::decode_header(&b)?.number < self.ledger.height() {
+            return Ok(None);
+        }
+        self.commit_locked(b).map(Some)
+    }
+
+    #[tracing::instrument(skip_all, fields(block))]
+    fn commit_locked(&self, b: Block) -> Result<Vec<Code>, CommitError> {
         let height = self.ledger.height();
         let prev = self.ledger.last_hash()?.unwrap_or([0; 32]);
         // Block N is validated against the definitions as of block N-1.

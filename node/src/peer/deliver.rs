@@ -10,10 +10,67 @@
 use super::committer::{CommitError, Committer};
 use crate::transport::Dialer;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
-use consort_proto::DeliverRequest;
+use consort_proto::{Block, DeliverRequest};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+
+/// Where the blocks come from and where they go besides the ledger.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The ordering service's endpoints.
+    pub orderers: Vec<String>,
+    /// Which one to try first (the own org's).
+    pub first: usize,
+    /// Largest block, bytes.
+    pub max_block_bytes: usize,
+    /// Blocks committed from an orderer are handed here to be gossiped.
+    pub publish: Option<mpsc::Sender<Block>>,
+}
+
+/// Pulls blocks while `pulling` is true (this peer is its org's puller),
+/// until `shutdown` turns true (`Ok`) or the ledger fails (`Err`, fatal).
+pub async fn run_while(
+    committer: Arc<Committer>,
+    dialer: Arc<Dialer>,
+    source: Source,
+    mut pulling: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), DeliverError> {
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        if !*pulling.borrow_and_update() {
+            tokio::select! {
+                r = pulling.changed() => if r.is_err() { return Ok(()) },
+                _ = shutdown.changed() => return Ok(()),
+            }
+            continue;
+        }
+        tracing::info!("pulling blocks from the ordering service");
+        // Stop this term when the election or shutdown says so.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let term = run(committer.clone(), dialer.clone(), source.clone(), stop_rx);
+        tokio::pin!(term);
+        loop {
+            tokio::select! {
+                r = &mut term => { r?; break; }
+                r = pulling.changed() => {
+                    if r.is_err() || !*pulling.borrow() {
+                        let _ = stop_tx.send(true);
+                    }
+                }
+                _ = shutdown.changed() => { let _ = stop_tx.send(true); }
+            }
+        }
+        if !*pulling.borrow() {
+            tracing::info!(
+                "no longer pulling blocks from the ordering service: another peer of this org does"
+            );
+        }
+    }
+}
 
 /// Pulls blocks until `shutdown` turns true (`Ok`) or the ledger fails
 /// (`Err`, fatal). A block larger than `max_block_bytes` is refused while
@@ -21,11 +78,15 @@ use tokio::sync::watch;
 pub async fn run(
     committer: Arc<Committer>,
     dialer: Arc<Dialer>,
-    orderers: Vec<String>,
-    first: usize,
-    max_block_bytes: usize,
+    source: Source,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), DeliverError> {
+    let Source {
+        orderers,
+        first,
+        max_block_bytes,
+        publish,
+    } = source;
     if orderers.is_empty() {
         tracing::error!("no orderers in the channel config; not receiving blocks");
         return Ok(());
@@ -39,7 +100,7 @@ pub async fn run(
         let endpoint = &orderers[i % orderers.len()];
         let before = committer.ledger().height();
         tokio::select! {
-            r = stream_from(&committer, &dialer, endpoint, max_block_bytes) => {
+            r = stream_from(&committer, &dialer, endpoint, max_block_bytes, publish.as_ref()) => {
                 match r {
                     Ok(()) => tracing::info!(orderer = %endpoint, "deliver stream ended"),
                     Err(e) if e.is_fatal() => return Err(e),
@@ -109,6 +170,7 @@ async fn stream_from(
     dialer: &Dialer,
     endpoint: &str,
     max_block_bytes: usize,
+    publish: Option<&mpsc::Sender<Block>>,
 ) -> Result<(), DeliverError> {
     let ch = dialer.channel(endpoint)?;
     let mut client = AtomicBroadcastClient::new(ch).max_decoding_message_size(max_block_bytes);
@@ -126,9 +188,15 @@ async fn stream_from(
     {
         let block = item?;
         let c = committer.clone();
-        tokio::task::spawn_blocking(move || c.commit(block))
+        let copy = publish.map(|_| block.clone());
+        let committed = tokio::task::spawn_blocking(move || c.commit_next(block))
             .await
             .map_err(DeliverError::CommitTask)??;
+        // Spread what this peer committed; a block another peer gave us
+        // first is already spreading.
+        if let (Some(_), Some(tx), Some(b)) = (committed, publish, copy) {
+            let _ = tx.try_send(b);
+        }
     }
     Ok(())
 }

@@ -33,14 +33,14 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// `spec` with every node's port replaced by a free one; nodes that share a
-/// port keep sharing one.
+/// `spec` with every node's port (and gossip port) replaced by a free one;
+/// nodes that share a port keep sharing one.
 pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
     let mut old: Vec<u16> = spec
         .orgs
         .iter()
         .flat_map(|o| o.orderers.iter().chain(&o.peers))
-        .map(|n| n.port)
+        .flat_map(|n| std::iter::once(n.port).chain(n.gossip_port))
         .collect();
     old.sort_unstable();
     old.dedup();
@@ -49,6 +49,7 @@ pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
     for org in &mut spec.orgs {
         for node in org.orderers.iter_mut().chain(org.peers.iter_mut()) {
             node.port = new[&node.port];
+            node.gossip_port = node.gossip_port.map(|g| new[&g]);
         }
     }
     spec
@@ -88,7 +89,14 @@ impl TestNet {
     /// chose (nodes that share a port in `spec` still share one).
     pub async fn start_with(spec: NetworkSpec) -> Self {
         let spec = with_free_ports(spec);
-        let dir = tempfile::tempdir().expect("tempdir");
+        // CONSORT_TEST_KEEP=1 keeps the network's directory (node logs).
+        let dir = tempfile::Builder::new()
+            .disable_cleanup(std::env::var_os("CONSORT_TEST_KEEP").is_some())
+            .tempdir()
+            .expect("tempdir");
+        if std::env::var_os("CONSORT_TEST_KEEP").is_some() {
+            eprintln!("network directory: {}", dir.path().display());
+        }
         let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_consort"));
         let mut net = LocalNet::generate(&dir.path().join("net"), &spec, &bin).expect("generate");
         net.start_all().expect("start");
@@ -143,11 +151,11 @@ impl TestNet {
     /// Status of every running peer.
     pub async fn peer_statuses(&mut self) -> Vec<PeerStatusResponse> {
         let mut out = Vec::new();
-        for (i, name) in self.peer_names().into_iter().enumerate() {
-            if !self.net.is_running(&name) {
+        for n in self.net.nodes_of(NodeRole::Peer) {
+            if !self.net.is_running(&n.name) {
                 continue;
             }
-            if let Ok(c) = self.client_on(i + 1, &name).await {
+            if let Ok(c) = self.net.client(&n.msp_id, Some(&n.name)).await {
                 if let Ok(s) = c.status().await {
                     out.push(s);
                 }
