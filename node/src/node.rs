@@ -10,7 +10,12 @@ use crate::gateway::{GatewayParts, GatewayService};
 use crate::identity::{cert_hash, tls, Consenters, Msp, SigningIdentity};
 use crate::ledger::Ledger;
 use crate::lifecycle::{self, DefinitionSet, Definitions, Lifecycle};
+use crate::operations::{
+    self, grpc::GrpcMetricsLayer, health::HealthSources, logspec::LogSpec, Operations,
+    OperationsState,
+};
 use crate::ordering::{Orderer, OrdererSettings};
+use crate::peer::deliver::OrdererLink;
 use crate::peer::{deliver, Committer, DeliverError};
 use crate::policy::Policy;
 use crate::transport::{self, Dialer};
@@ -109,6 +114,9 @@ pub enum NodeError {
     /// The peer's ledger could not be written; the node stopped.
     #[error(transparent)]
     Deliver(#[from] crate::peer::DeliverError),
+    /// The operations listener could not start.
+    #[error(transparent)]
+    Operations(#[from] operations::OperationsError),
 }
 
 /// Reads and checks a genesis block file.
@@ -218,6 +226,16 @@ pub async fn run(
     cfg: NodeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
+    run_with(cfg, None, shutdown).await
+}
+
+/// Runs a node until `shutdown` resolves; its operations listener's
+/// `/logspec` changes the process's log filter through `logspec`.
+pub async fn run_with(
+    cfg: NodeConfig,
+    logspec: Option<LogSpec>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
     let (genesis, config) = load_genesis(&cfg.genesis)?;
     let consenters = Consenters::from_config(&config).map_err(|e| NodeError::Genesis {
         path: cfg.genesis.display().to_string(),
@@ -304,10 +322,22 @@ pub async fn run(
         );
     }
 
+    let mut health = HealthSources {
+        data_dir: cfg.data_dir.clone(),
+        min_free_bytes: cfg.operations_min_free_mb.saturating_mul(1024 * 1024),
+        ledger: None,
+        orderer_link: None,
+        raft: orderer
+            .as_ref()
+            .map(|o| (o.raft.clone(), cfg.orderer_id.unwrap_or(0))),
+    };
     let mut gateway = None;
     let mut deliver_task = None;
     if cfg.has(NodeRole::Peer) {
         let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger"))?);
+        let link = Arc::new(OrdererLink::default());
+        health.ledger = Some(ledger.clone());
+        health.orderer_link = Some(link.clone());
         let definitions = definitions_at(&config, msp.clone(), &ledger)?;
         let committer = Arc::new(Committer::new(
             ledger.clone(),
@@ -347,6 +377,7 @@ pub async fn run(
             orderers.clone(),
             first,
             block::max_block_bytes(&config),
+            link,
             stop_rx.clone(),
         )));
         gateway = Some(GatewayService::new(GatewayParts {
@@ -363,26 +394,38 @@ pub async fn run(
         }));
     }
 
-    // Every service sits behind the one authorisation layer.
+    // Every service sits behind the one authorisation layer, and is
+    // counted and timed outside it (refused calls included).
     let access = AccessLayer::new(msp.clone(), StreamLimits::default());
+    let metered = GrpcMetricsLayer;
     let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .add_optional_service(orderer.as_ref().map(|o| {
-            access.layer(
-                AtomicBroadcastServer::new(o.service.clone())
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(block::max_block_bytes(&config)),
+            metered.layer(
+                access.layer(
+                    AtomicBroadcastServer::new(o.service.clone())
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(block::max_block_bytes(&config)),
+                ),
             )
         }))
         .add_optional_service(
             orderer
                 .as_ref()
-                .map(|o| access.layer(o.service.raft_service())),
+                .map(|o| metered.layer(access.layer(o.service.raft_service()))),
         )
-        .add_optional_service(gateway.as_ref().map(|g| access.layer(g.server())))
-        .add_optional_service(gateway.as_ref().map(|g| access.layer(g.endorser_server())));
+        .add_optional_service(
+            gateway
+                .as_ref()
+                .map(|g| metered.layer(access.layer(g.server()))),
+        )
+        .add_optional_service(
+            gateway
+                .as_ref()
+                .map(|g| metered.layer(access.layer(g.endorser_server()))),
+        );
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|source| NodeError::Bind {
@@ -390,6 +433,41 @@ pub async fn run(
             source,
         })?;
     tracing::info!(listen = %cfg.listen, "serving");
+    let ops = match &cfg.operations_listen {
+        Some(listen) => {
+            let metrics = match operations::metrics::install() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics are not recorded");
+                    None
+                }
+            };
+            let mut own = vec![("signing", signer.as_ref()), ("tls", tls_identity.as_ref())];
+            if cfg.has(NodeRole::Orderer) && cfg.has(NodeRole::Peer) {
+                own.push(("orderer_signing", orderer_signer.as_ref()));
+            }
+            operations::certs::record(&operations::certs::watched(&own, &config));
+            if let Some(l) = &health.ledger {
+                operations::metrics::ledger_height(&config.channel_id, l.height());
+            }
+            let state = OperationsState {
+                health,
+                metrics,
+                logspec,
+            };
+            Some(Operations::start(listen, state).await?)
+        }
+        None => None,
+    };
+    let raft_watch = orderer.as_ref().map(|o| {
+        tokio::spawn(operations::raft::watch(
+            o.raft.clone(),
+            cfg.orderer_id.unwrap_or(0),
+            o.tip(),
+            stop_rx.clone(),
+        ))
+    });
+
     // A ledger that cannot be written stops the node (the deliver task
     // returns the failure): it is shut down like a signal would.
     let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<DeliverError>();
@@ -417,6 +495,12 @@ pub async fn run(
     let _ = stop_tx.send(true);
     if let Some(t) = deliver_task {
         let _ = t.await;
+    }
+    if let Some(t) = raft_watch {
+        let _ = t.await;
+    }
+    if let Some(o) = ops {
+        o.shutdown().await;
     }
     if let Some(o) = orderer {
         o.shutdown().await;

@@ -58,7 +58,7 @@ fn image() {
 struct Compose {
     project: String,
     /// Host ports the OS chose, published for orderer0 and peer0 of each
-    /// org in turn.
+    /// org in turn, then their operations ports in the same order.
     ports: Vec<u16>,
     dir: tempfile::TempDir,
 }
@@ -68,7 +68,7 @@ impl Compose {
         image();
         let c = Compose {
             project: project.to_string(),
-            ports: free_ports(2 * ORGS),
+            ports: free_ports(4 * ORGS),
             dir: tempfile::tempdir().unwrap(),
         };
         c.down(); // leftovers of an earlier, interrupted run
@@ -105,6 +105,12 @@ impl Compose {
                 format!("CONSORT_PORT_PEER0_ORG{i}"),
                 self.peer_port(i).to_string(),
             );
+            for (j, node) in ["ORDERER0", "PEER0"].iter().enumerate() {
+                cmd.env(
+                    format!("CONSORT_OPS_PORT_{node}_ORG{i}"),
+                    self.ports[2 * ORGS + 2 * (i - 1) + j].to_string(),
+                );
+            }
         }
     }
 

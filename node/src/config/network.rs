@@ -95,6 +95,19 @@ pub struct NodeSpec {
     /// Address to listen on; defaults to `<host>:<port>` for an IP host, else `0.0.0.0:<port>`.
     #[serde(default)]
     pub listen: Option<String>,
+    /// Port of the node's operations listener (`/healthz`, `/metrics`);
+    /// defaults to `port + 1000`. It listens on the host's address for an
+    /// IP host, else on `0.0.0.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_port: Option<u16>,
+}
+
+impl NodeSpec {
+    /// The operations port: `operations_port`, else `port + 1000` (none
+    /// when that does not fit in a port number).
+    pub fn ops_port(&self) -> Option<u16> {
+        self.operations_port.or_else(|| self.port.checked_add(1000))
+    }
 }
 
 /// A chaincode definition.
@@ -181,6 +194,15 @@ impl NetworkSpec {
                     return Err(inv(
                         "orgs.*.port",
                         format!("{}:{} is used twice", n.host, n.port),
+                    ));
+                }
+                if n.ops_port() == Some(n.port) {
+                    return Err(inv(
+                        "orgs.*.operations_port",
+                        format!(
+                            "{}: the operations port must differ from the gRPC port",
+                            n.name
+                        ),
                     ));
                 }
                 if !names.insert(format!("{}.{}", n.name, org.name)) {
@@ -274,12 +296,14 @@ impl NetworkSpec {
                         host: "127.0.0.1".into(),
                         port: p,
                         listen: None,
+                        operations_port: None,
                     }],
                     peers: vec![NodeSpec {
                         name: "peer0".into(),
                         host: "127.0.0.1".into(),
                         port: p + 1,
                         listen: None,
+                        operations_port: None,
                     }],
                     clients: vec!["user1".into()],
                     admins: vec!["admin".into()],

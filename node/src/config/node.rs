@@ -79,10 +79,23 @@ pub struct NodeConfig {
     /// `text` or `json`.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Address of the operations listener (plain HTTP: `/healthz`,
+    /// `/metrics`, `/logspec`, `/version`), e.g. `127.0.0.1:8051`. Absent:
+    /// no operations listener. Anyone who can reach it can read the metrics
+    /// and change the log level: keep it on loopback or a private network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_listen: Option<String>,
+    /// The free space, in MiB, below which the disk-space health check fails.
+    #[serde(default = "default_min_free_mb")]
+    pub operations_min_free_mb: u64,
 }
 
 fn default_cc_timeout() -> u64 {
     30_000
+}
+
+fn default_min_free_mb() -> u64 {
+    256
 }
 
 const FIELDS: &[&str] = &[
@@ -103,18 +116,22 @@ const FIELDS: &[&str] = &[
     "orderer_tls_key",
     "chaincode_timeout_ms",
     "log_format",
+    "operations_listen",
+    "operations_min_free_mb",
+];
+
+/// The fields whose environment overrides are integers.
+const INT_FIELDS: &[&str] = &[
+    "orderer_id",
+    "chaincode_timeout_ms",
+    "operations_min_free_mb",
 ];
 
 impl NodeConfig {
     /// Loads `path`, applies environment overrides, resolves relative paths, validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let mut table = read_table(path)?;
-        apply_env(
-            &mut table,
-            FIELDS,
-            &["roles"],
-            &["orderer_id", "chaincode_timeout_ms"],
-        )?;
+        apply_env(&mut table, FIELDS, &["roles"], INT_FIELDS)?;
         let mut c: NodeConfig = from_table(table, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         c.data_dir = resolve(base, &c.data_dir);
@@ -198,6 +215,23 @@ impl NodeConfig {
                 message: format!("'{}' is not an IP:port address", self.listen),
             });
         }
+        if let Some(ops) = &self.operations_listen {
+            match ops.parse::<std::net::SocketAddr>() {
+                Err(_) => {
+                    return Err(ConfigError::Invalid {
+                        field: "operations_listen",
+                        message: format!("'{ops}' is not an IP:port address"),
+                    })
+                }
+                Ok(a) if a.port() != 0 && ops == &self.listen => {
+                    return Err(ConfigError::Invalid {
+                        field: "operations_listen",
+                        message: "must differ from listen (the gRPC port)".into(),
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
         if self.roles.contains(&NodeRole::Orderer) && self.orderer_id.unwrap_or(0) == 0 {
             return Err(ConfigError::Invalid {
                 field: "orderer_id",
@@ -263,6 +297,12 @@ genesis = "../genesis.block"
             .unwrap_err()
             .to_string()
             .contains("listen_port"));
+        let ops = format!("{SAMPLE}\noperations_listen = \"127.0.0.1:7051\"\n");
+        std::fs::write(&p, ops).unwrap();
+        assert!(NodeConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("operations_listen"));
         let orderer = SAMPLE.replace("[\"peer\"]", "[\"orderer\"]");
         std::fs::write(&p, orderer).unwrap();
         assert!(NodeConfig::load(&p)
@@ -278,17 +318,14 @@ genesis = "../genesis.block"
         let _env = crate::testkit::env_lock();
         std::env::set_var("CONSORT_ROLES", "peer, orderer");
         std::env::set_var("CONSORT_ORDERER_ID", "3");
-        apply_env(
-            &mut t,
-            FIELDS,
-            &["roles"],
-            &["orderer_id", "chaincode_timeout_ms"],
-        )
-        .unwrap();
+        std::env::set_var("CONSORT_OPERATIONS_LISTEN", "127.0.0.1:9443");
+        apply_env(&mut t, FIELDS, &["roles"], INT_FIELDS).unwrap();
+        std::env::remove_var("CONSORT_OPERATIONS_LISTEN");
         std::env::remove_var("CONSORT_ROLES");
         std::env::remove_var("CONSORT_ORDERER_ID");
         let c: NodeConfig = t.try_into().unwrap();
         assert_eq!(c.roles, vec![NodeRole::Peer, NodeRole::Orderer]);
         assert_eq!(c.orderer_id, Some(3));
+        assert_eq!(c.operations_listen.as_deref(), Some("127.0.0.1:9443"));
     }
 }

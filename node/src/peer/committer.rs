@@ -98,6 +98,7 @@ impl Committer {
     /// synced RocksDB write): call from a blocking thread.
     #[tracing::instrument(skip_all, fields(block))]
     pub fn commit(&self, b: Block) -> Result<Vec<Code>, CommitError> {
+        let started = std::time::Instant::now();
         let height = self.ledger.height();
         let prev = self.ledger.last_hash()?.unwrap_or([0; 32]);
         // Block N is validated against the definitions as of block N-1.
@@ -140,6 +141,12 @@ impl Committer {
         self.ledger.commit(&update)?;
         self.definitions.apply(&update.writes);
         self.height.send_replace(header.number + 1);
+        crate::operations::metrics::block_committed(
+            &rules.channel_id,
+            header.number + 1,
+            codes.iter().map(|c| c.as_str_name()),
+            started.elapsed(),
+        );
         let valid = codes.iter().filter(|c| **c == Code::Valid).count();
         tracing::info!(
             block = header.number,

@@ -11,19 +11,74 @@ use super::committer::{CommitError, Committer};
 use crate::transport::Dialer;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::DeliverRequest;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// Whether the deliver task has a stream open to an orderer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Streaming from this orderer.
+    Connected(String),
+    /// No stream since this instant.
+    Down {
+        /// When the last stream ended (or the task started).
+        since: Instant,
+    },
+}
+
+/// The deliver task's link to the ordering service, as the health check
+/// sees it. A std mutex: held only to copy or replace the state.
+#[derive(Debug)]
+pub struct OrdererLink(Mutex<LinkState>);
+
+impl Default for OrdererLink {
+    fn default() -> Self {
+        OrdererLink(Mutex::new(LinkState::Down {
+            since: Instant::now(),
+        }))
+    }
+}
+
+impl OrdererLink {
+    /// The current state.
+    pub fn state(&self) -> LinkState {
+        match self.0.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, state: LinkState) {
+        match self.0.lock() {
+            Ok(mut s) => *s = state,
+            Err(poisoned) => *poisoned.into_inner() = state,
+        }
+    }
+
+    fn connected(&self, endpoint: &str) {
+        self.set(LinkState::Connected(endpoint.to_owned()));
+    }
+
+    fn down(&self) {
+        if matches!(self.state(), LinkState::Connected(_)) {
+            self.set(LinkState::Down {
+                since: Instant::now(),
+            });
+        }
+    }
+}
 
 /// Pulls blocks until `shutdown` turns true (`Ok`) or the ledger fails
 /// (`Err`, fatal). A block larger than `max_block_bytes` is refused while
-/// it is decoded.
+/// it is decoded. `link` follows whether a stream is open.
 pub async fn run(
     committer: Arc<Committer>,
     dialer: Arc<Dialer>,
     orderers: Vec<String>,
     first: usize,
     max_block_bytes: usize,
+    link: Arc<OrdererLink>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), DeliverError> {
     if orderers.is_empty() {
@@ -39,7 +94,8 @@ pub async fn run(
         let endpoint = &orderers[i % orderers.len()];
         let before = committer.ledger().height();
         tokio::select! {
-            r = stream_from(&committer, &dialer, endpoint, max_block_bytes) => {
+            r = stream_from(&committer, &dialer, endpoint, max_block_bytes, &link) => {
+                link.down();
                 match r {
                     Ok(()) => tracing::info!(orderer = %endpoint, "deliver stream ended"),
                     Err(e) if e.is_fatal() => return Err(e),
@@ -109,6 +165,7 @@ async fn stream_from(
     dialer: &Dialer,
     endpoint: &str,
     max_block_bytes: usize,
+    link: &OrdererLink,
 ) -> Result<(), DeliverError> {
     let ch = dialer.channel(endpoint)?;
     let mut client = AtomicBroadcastClient::new(ch).max_decoding_message_size(max_block_bytes);
@@ -118,6 +175,7 @@ async fn stream_from(
         .await
         .map_err(DeliverError::Stream)?
         .into_inner();
+    link.connected(endpoint);
     while let Some(item) = stream
         .message()
         .await

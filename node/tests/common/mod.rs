@@ -33,14 +33,15 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// `spec` with every node's port replaced by a free one; nodes that share a
-/// port keep sharing one.
+/// `spec` with every node's port, and operations port, replaced by a free
+/// one; nodes that share a port keep sharing one.
 pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
     let mut old: Vec<u16> = spec
         .orgs
         .iter()
         .flat_map(|o| o.orderers.iter().chain(&o.peers))
-        .map(|n| n.port)
+        .flat_map(|n| [Some(n.port), n.ops_port()])
+        .flatten()
         .collect();
     old.sort_unstable();
     old.dedup();
@@ -48,6 +49,7 @@ pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
         old.iter().copied().zip(free_ports(old.len())).collect();
     for org in &mut spec.orgs {
         for node in org.orderers.iter_mut().chain(org.peers.iter_mut()) {
+            node.operations_port = node.ops_port().map(|p| new[&p]);
             node.port = new[&node.port];
         }
     }

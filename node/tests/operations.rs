@@ -1,0 +1,299 @@
+//! The operations listener of real node processes: `/metrics` scraped and
+//! parsed as Prometheus text, `/healthz` following its dependencies, and
+//! `/logspec` changing a running node's log level.
+
+mod common;
+
+use common::*;
+use consort::operations::client::{self as ops, Reply};
+use consort_proto::TxValidationCode as Code;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The operations address of node `name`.
+fn ops_addr(t: &TestNet, name: &str) -> String {
+    t.net
+        .nodes()
+        .iter()
+        .find(|n| n.name == name)
+        .and_then(|n| n.operations.clone())
+        .unwrap_or_else(|| panic!("{name} has an operations listener"))
+}
+
+async fn get(addr: &str, path: &str) -> Reply {
+    ops::get(&format!("http://{addr}{path}"), HTTP_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"))
+}
+
+/// Parses a `/metrics` body with a Prometheus text-format parser.
+fn scrape(addr_body: &str) -> prometheus_parse::Scrape {
+    let lines = addr_body.lines().map(|l| Ok(l.to_owned()));
+    prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text")
+}
+
+async fn metrics_of(addr: &str) -> prometheus_parse::Scrape {
+    let r = get(addr, "/metrics").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    scrape(&r.body)
+}
+
+/// The sum of the samples of `name` whose labels include `labels`.
+fn value(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    use prometheus_parse::Value;
+    s.samples
+        .iter()
+        .filter(|x| x.metric == name)
+        .filter(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .map(|x| match x.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// Transactions counted per validation code.
+fn tx_counts(s: &prometheus_parse::Scrape) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for x in s
+        .samples
+        .iter()
+        .filter(|x| x.metric == "ledger_transaction_count")
+    {
+        if let (Some(code), prometheus_parse::Value::Counter(v)) =
+            (x.labels.get("validation_code"), &x.value)
+        {
+            *out.entry(code.to_owned()).or_default() += v;
+        }
+    }
+    out
+}
+
+/// Polls `/healthz` of `addr` until its status is `want`; returns the body.
+async fn wait_health(addr: &str, want: u16, within: Duration, what: &str) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let last = match ops::get(&format!("http://{addr}/healthz"), HTTP_TIMEOUT).await {
+            Ok(r) if r.status == want => return r.body,
+            Ok(r) => format!("{}: {}", r.status, r.body),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "{what}: /healthz of {addr} not {want} within {within:?}; last: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_the_transactions_sent_and_the_height_matches_peer_status() {
+    let _serial = serial().await;
+    let mut t = TestNet::start().await;
+    let peer = ops_addr(&t, "peer0.org1");
+    let before = tx_counts(&metrics_of(&peer).await);
+
+    t.setup_token().await;
+    let c1 = t.client(1).await;
+    let c2 = t.client(2).await;
+    // Concurrent transfers between few accounts: some conflict, so more
+    // than one validation code is counted.
+    let sent = transfer_load(vec![c1.clone(), c2.clone()], 40, 8, None, 11).await;
+    let mut expected: HashMap<String, f64> = HashMap::new();
+    // The token's creation and its issues, all valid.
+    *expected.entry("VALID".into()).or_default() += (1 + ALL_ACCOUNTS) as f64;
+    for s in &sent {
+        assert!(s.acked_block.is_some(), "submission failed: {:?}", s.error);
+        let (code, _) = c1
+            .commit_status(&s.tx_id, Duration::from_secs(30))
+            .await
+            .expect("commit status");
+        *expected.entry(code.as_str_name().to_owned()).or_default() += 1.0;
+    }
+
+    // The peer's counters, less what it had counted before, are exactly
+    // the transactions sent; its height gauge is its PeerStatus height.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = metrics_of(&peer).await;
+        let mut counted = tx_counts(&s);
+        for (code, n) in &before {
+            *counted.entry(code.clone()).or_default() -= n;
+        }
+        counted.retain(|_, n| *n != 0.0);
+        let status = c1.status().await.expect("peer status");
+        let height = value(&s, "ledger_blockchain_height", &[("channel", "consort")]);
+        if counted == expected && height == status.height as f64 {
+            assert!(value(&s, "ledger_block_processing_time_count", &[]) >= 1.0);
+            assert!(value(&s, "endorser_proposals_received", &[]) >= 1.0);
+            assert!(
+                value(
+                    &s,
+                    "chaincode_execute_duration_count",
+                    &[("chaincode", "token")]
+                ) >= 1.0
+            );
+            assert!(
+                value(
+                    &s,
+                    "grpc_server_requests_completed",
+                    &[("service", "consort.Gateway"), ("method", "Submit")]
+                ) >= 1.0
+            );
+            let expiry = value(
+                &s,
+                "consort_certificate_expiration_timestamp_seconds",
+                &[("kind", "tls")],
+            );
+            assert!(expiry > consort::identity::now_unix() as f64, "{expiry}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics {counted:?} at height {height} vs sent {expected:?} at height {}",
+            status.height
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        expected
+            .get(Code::Valid.as_str_name())
+            .copied()
+            .unwrap_or(0.0)
+            > 0.0,
+        "{expected:?}"
+    );
+
+    // The orderers: one leader of three, and the submissions counted.
+    let mut leaders = 0.0;
+    let mut broadcast = 0.0;
+    for o in t.orderer_names() {
+        let s = metrics_of(&ops_addr(&t, &o)).await;
+        assert_eq!(
+            value(&s, "consensus_etcdraft_cluster_size", &[]),
+            3.0,
+            "{o}"
+        );
+        leaders += value(&s, "consensus_etcdraft_is_leader", &[]);
+        broadcast += value(&s, "broadcast_processed_count", &[("status", "SUCCESS")]);
+    }
+    assert_eq!(leaders, 1.0);
+    assert!(broadcast >= sent.len() as f64, "{broadcast}");
+    t.net.stop_all();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_fails_when_the_orderers_or_their_quorum_go_and_recovers() {
+    let _serial = serial().await;
+    let mut t = TestNet::start().await;
+    let peer = ops_addr(&t, "peer0.org1");
+    let orderers = t.orderer_names();
+    let within = Duration::from_secs(30);
+    for name in t.peer_names().iter().chain(&orderers) {
+        let body = wait_health(&ops_addr(&t, name), 200, within, "at start").await;
+        assert!(body.contains(r#""status":"OK""#), "{body}");
+    }
+
+    // Two of three orderers stop: the last one has no quorum.
+    let last = orderers[0].clone();
+    for o in &orderers[1..] {
+        t.net.stop(o, Duration::from_secs(5)).expect("stop orderer");
+    }
+    let body = wait_health(&ops_addr(&t, &last), 503, within, "quorum lost").await;
+    assert!(body.contains(r#""failed_checks":["raft"]"#), "{body}");
+
+    // No orderer at all: the peer has nothing to receive blocks from.
+    t.net
+        .stop(&last, Duration::from_secs(5))
+        .expect("stop orderer");
+    let body = wait_health(&peer, 503, within, "orderers stopped").await;
+    assert!(body.contains(r#""failed_checks":["orderer"]"#), "{body}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_consort"))
+        .args(["node", "health", "--url", &format!("http://{peer}/healthz")])
+        .output()
+        .expect("run consort node health");
+    assert_eq!(out.status.code(), Some(1), "unhealthy exits 1");
+
+    for o in &orderers {
+        t.net.start(o).expect("restart orderer");
+    }
+    for name in t.peer_names().iter().chain(&orderers) {
+        wait_health(
+            &ops_addr(&t, name),
+            200,
+            Duration::from_secs(60),
+            "after restart",
+        )
+        .await;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_consort"))
+        .args(["node", "health", "--url", &format!("http://{peer}/healthz")])
+        .output()
+        .expect("run consort node health");
+    assert!(out.status.success(), "healthy exits 0");
+    t.net.stop_all();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logspec_change_takes_effect_without_a_restart_and_version_names_the_release() {
+    let _serial = serial().await;
+    let mut t = TestNet::start().await;
+    let name = "peer0.org1";
+    let addr = ops_addr(&t, name);
+    let log = t
+        .net
+        .nodes()
+        .iter()
+        .find(|n| n.name == name)
+        .map(|n| n.dir.join("node.log"))
+        .expect("peer dir");
+    let pid = t.net.pid(name).expect("peer runs");
+    let debug_lines = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("DEBUG"))
+            .count()
+    };
+    assert_eq!(debug_lines(), 0, "the node starts at info");
+    let r = get(&addr, "/logspec").await;
+    assert_eq!(r.body, r#"{"spec":"info"}"#);
+
+    let url = format!("http://{addr}/logspec");
+    let put = |spec: &str| {
+        ops::request(
+            http::Method::PUT,
+            &url,
+            Some(format!(r#"{{"spec":"{spec}"}}"#)),
+            HTTP_TIMEOUT,
+        )
+    };
+    let bad = put("consort=loud").await.expect("PUT");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let ok = put("debug").await.expect("PUT");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(get(&addr, "/logspec").await.body, r#"{"spec":"debug"}"#);
+
+    // Work for the node to log about, until debug lines appear.
+    let c = t.client(1).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while debug_lines() == 0 {
+        let _ = c.status().await;
+        let _ = get(&addr, "/healthz").await;
+        assert!(
+            Instant::now() < deadline,
+            "no debug line in {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(t.net.pid(name), Some(pid), "the same process");
+
+    let r = get(&addr, "/version").await;
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("JSON");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    t.net.stop_all();
+}
