@@ -519,6 +519,9 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             chaincode_timeout_ms: 30_000,
             log_format: LogFormat::Text,
             operations_listen,
+            operations_tls_cert: None,
+            operations_tls_key: None,
+            operations_client_ca: None,
             operations_min_free_mb: 256,
         };
         write(&node.config, toml_text(&cfg)?.as_bytes())?;

@@ -221,6 +221,33 @@ fn check_consenter(
     Ok(())
 }
 
+/// The operations listener's TLS, when `node.toml` configures it.
+fn operations_tls(cfg: &NodeConfig) -> Result<Option<Arc<rustls::ServerConfig>>, NodeError> {
+    let (Some(cert), Some(key)) = (&cfg.operations_tls_cert, &cfg.operations_tls_key) else {
+        return Ok(None);
+    };
+    let id = SigningIdentity::load(&cfg.msp_id, cert, key).map_err(|source| {
+        NodeError::LoadIdentity {
+            which: "operations TLS",
+            source,
+        }
+    })?;
+    let client_cas = match &cfg.operations_client_ca {
+        Some(path) => {
+            let load_err = |reason: String| operations::OperationsError::Load {
+                what: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|e| load_err(e.to_string()))?;
+            Some(crate::identity::cert::pem_to_ders(&pem).map_err(|e| load_err(e.to_string()))?)
+        }
+        None => None,
+    };
+    let config = operations::tls::server_config(&id, client_cas.as_deref())
+        .map_err(operations::OperationsError::from)?;
+    Ok(Some(config))
+}
+
 /// Runs a node until `shutdown` resolves.
 pub async fn run(
     cfg: NodeConfig,
@@ -455,7 +482,7 @@ pub async fn run_with(
                 metrics,
                 logspec,
             };
-            Some(Operations::start(listen, state).await?)
+            Some(Operations::start(listen, state, operations_tls(&cfg)?).await?)
         }
         None => None,
     };

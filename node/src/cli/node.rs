@@ -2,12 +2,14 @@
 
 use super::shutdown_signal;
 use crate::init_logging;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use consort::config::NodeConfig;
+use consort::identity::SigningIdentity;
 use consort::operations::client::healthz_url;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -29,13 +31,35 @@ pub(crate) enum NodeCmd {
         /// The `/healthz` URL, e.g. `http://127.0.0.1:8051/healthz`.
         #[arg(long)]
         url: Option<String>,
+        /// For a TLS listener: the CA certificate(s) (PEM) its certificate
+        /// chains to.
+        #[arg(long)]
+        cacert: Option<PathBuf>,
+        /// For a listener that asks for client certificates: ours (PEM).
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// Its PKCS#8 private key (PEM).
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
     },
 }
 
 pub(crate) async fn run(cmd: NodeCmd) -> Result<ExitCode> {
     match cmd {
         NodeCmd::Start { config } => start(&config).await,
-        NodeCmd::Health { config, url } => health(config.as_deref(), url.as_deref()).await,
+        NodeCmd::Health {
+            config,
+            url,
+            cacert,
+            cert,
+            key,
+        } => {
+            let tls = HealthTls {
+                cacert,
+                identity: cert.zip(key),
+            };
+            health(config.as_deref(), url.as_deref(), &tls).await
+        }
     }
 }
 
@@ -53,16 +77,41 @@ async fn start(config: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How `node health` reaches a TLS listener.
+struct HealthTls {
+    cacert: Option<PathBuf>,
+    identity: Option<(PathBuf, PathBuf)>,
+}
+
+impl HealthTls {
+    fn client_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>> {
+        let Some(ca) = &self.cacert else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        let cas = consort::identity::cert::pem_to_ders(&pem)?;
+        let identity = match &self.identity {
+            Some((cert, key)) => Some(SigningIdentity::load("", cert, key)?),
+            None => None,
+        };
+        Ok(Some(consort::operations::tls::client_config(
+            &cas,
+            identity.as_ref(),
+        )?))
+    }
+}
+
 /// `consort node health`: prints the node's `/healthz` answer (or, with no
 /// operations listener, what it answers over gRPC); exit 1 when unhealthy.
-async fn health(config: Option<&Path>, url: Option<&str>) -> Result<ExitCode> {
+async fn health(config: Option<&Path>, url: Option<&str>, tls: &HealthTls) -> Result<ExitCode> {
     init_logging("error", false);
     let url = match (url, config) {
         (Some(u), _) => u.to_owned(),
         (None, Some(config)) => {
             let cfg = NodeConfig::load(config)?;
+            let secure = cfg.operations_tls_cert.is_some();
             match cfg.operations_listen.as_deref() {
-                Some(listen) => healthz_url(listen).ok_or_else(|| {
+                Some(listen) => healthz_url(listen, secure).ok_or_else(|| {
                     anyhow::anyhow!("operations_listen '{listen}' is not IP:port")
                 })?,
                 None => {
@@ -73,7 +122,14 @@ async fn health(config: Option<&Path>, url: Option<&str>) -> Result<ExitCode> {
         }
         (None, None) => anyhow::bail!("give --url or --config"),
     };
-    let reply = consort::operations::client::get(&url, Duration::from_secs(4)).await?;
+    let reply = consort::operations::client::request_with(
+        http::Method::GET,
+        &url,
+        None,
+        Duration::from_secs(4),
+        tls.client_config()?,
+    )
+    .await?;
     println!("{}", reply.body.trim_end());
     Ok(if reply.status == 200 {
         ExitCode::SUCCESS

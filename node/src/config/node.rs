@@ -85,6 +85,17 @@ pub struct NodeConfig {
     /// and change the log level: keep it on loopback or a private network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operations_listen: Option<String>,
+    /// The operations listener's TLS certificate (PEM): with
+    /// `operations_tls_key`, the listener speaks HTTPS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_tls_cert: Option<PathBuf>,
+    /// Its PKCS#8 private key (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that operations clients' certificates must
+    /// chain to; absent: no client certificate is asked for. Needs TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_client_ca: Option<PathBuf>,
     /// The free space, in MiB, below which the disk-space health check fails.
     #[serde(default = "default_min_free_mb")]
     pub operations_min_free_mb: u64,
@@ -117,6 +128,9 @@ const FIELDS: &[&str] = &[
     "chaincode_timeout_ms",
     "log_format",
     "operations_listen",
+    "operations_tls_cert",
+    "operations_tls_key",
+    "operations_client_ca",
     "operations_min_free_mb",
 ];
 
@@ -145,6 +159,9 @@ impl NodeConfig {
             &mut c.tls_key,
             &mut c.orderer_tls_cert,
             &mut c.orderer_tls_key,
+            &mut c.operations_tls_cert,
+            &mut c.operations_tls_key,
+            &mut c.operations_client_ca,
         ] {
             *p = p.as_ref().map(|p| resolve(base, p));
         }
@@ -182,6 +199,11 @@ impl NodeConfig {
                 "orderer_tls_cert",
                 &self.orderer_tls_cert,
                 &self.orderer_tls_key,
+            ),
+            (
+                "operations_tls_cert",
+                &self.operations_tls_cert,
+                &self.operations_tls_key,
             ),
         ] {
             if a.is_some() != b.is_some() {
@@ -231,6 +253,14 @@ impl NodeConfig {
                 }
                 Ok(_) => {}
             }
+        }
+        if self.operations_client_ca.is_some() && self.operations_tls_cert.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "operations_client_ca",
+                message: "client certificates need TLS: give operations_tls_cert and \
+                          operations_tls_key too"
+                    .into(),
+            });
         }
         if self.roles.contains(&NodeRole::Orderer) && self.orderer_id.unwrap_or(0) == 0 {
             return Err(ConfigError::Invalid {
@@ -303,6 +333,12 @@ genesis = "../genesis.block"
             .unwrap_err()
             .to_string()
             .contains("operations_listen"));
+        let ca_only = format!("{SAMPLE}\noperations_client_ca = \"ops-ca.pem\"\n");
+        std::fs::write(&p, ca_only).unwrap();
+        assert!(NodeConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("operations_client_ca"));
         let orderer = SAMPLE.replace("[\"peer\"]", "[\"orderer\"]");
         std::fs::write(&p, orderer).unwrap();
         assert!(NodeConfig::load(&p)

@@ -17,7 +17,9 @@ pub mod health;
 pub mod logspec;
 pub mod metrics;
 pub mod raft;
+mod serve_tls;
 mod server;
+pub mod tls;
 pub mod version;
 
 pub use server::{router, LogSpecBody, Operations, OperationsError, OperationsState};

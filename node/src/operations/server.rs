@@ -19,6 +19,17 @@ use tokio::sync::watch;
 /// Why the operations listener could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OperationsError {
+    /// A certificate or key file of its TLS could not be read.
+    #[error("operations listener: cannot load {what}: {reason}")]
+    Load {
+        /// Which file.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// Its TLS config was refused.
+    #[error(transparent)]
+    Tls(#[from] super::tls::OpsTlsError),
     /// The address is taken or not ours.
     #[error("operations listener: cannot listen on {addr}: {source}")]
     Bind {
@@ -141,8 +152,13 @@ pub struct Operations {
 }
 
 impl Operations {
-    /// Binds `listen` and serves the routes on a task of its own.
-    pub async fn start(listen: &str, state: OperationsState) -> Result<Self, OperationsError> {
+    /// Binds `listen` and serves the routes on a task of its own, over TLS
+    /// when `tls` is given.
+    pub async fn start(
+        listen: &str,
+        state: OperationsState,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<Self, OperationsError> {
         let bind_err = |source| OperationsError::Bind {
             addr: listen.to_owned(),
             source,
@@ -156,9 +172,22 @@ impl Operations {
         let app = router(Arc::new(state));
         let mut serve_stop = stopped.clone();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = serve_stop.wait_for(|s| *s).await;
-            });
+            let serve = async move {
+                match tls {
+                    Some(tls) => super::serve_tls::serve(listener, tls, app, serve_stop).await,
+                    None => {
+                        let served = axum::serve(listener, app)
+                            .with_graceful_shutdown(async move {
+                                let _ = serve_stop.wait_for(|s| *s).await;
+                            })
+                            .into_future()
+                            .await;
+                        if let Err(e) = served {
+                            tracing::error!(error = %e, "operations listener failed");
+                        }
+                    }
+                }
+            };
             let upkeep = async move {
                 loop {
                     tokio::select! {
@@ -171,10 +200,7 @@ impl Operations {
                     }
                 }
             };
-            let (served, ()) = tokio::join!(serve.into_future(), upkeep);
-            if let Err(e) = served {
-                tracing::error!(error = %e, "operations listener failed");
-            }
+            tokio::join!(serve, upkeep);
         });
         tracing::info!(operations = %addr, "operations listener serving");
         Ok(Operations { addr, stop, task })
@@ -242,7 +268,7 @@ mod tests {
             metrics: None,
             logspec: Some(spec.clone()),
         };
-        let ops = Operations::start("127.0.0.1:0", state).await.unwrap();
+        let ops = Operations::start("127.0.0.1:0", state, None).await.unwrap();
         let addr = ops.local_addr();
 
         let (code, body) = get(addr, "/healthz").await;
@@ -269,5 +295,58 @@ mod tests {
 
         ops.shutdown().await;
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn over_tls_a_client_certificate_from_the_configured_ca_is_required() {
+        use crate::identity::ca::{CertAuthority, KeyKind};
+        use crate::identity::Role;
+        use crate::operations::{client, tls};
+        let ca = CertAuthority::generate_tls("OpsMSP").unwrap();
+        let other = CertAuthority::generate_tls("OtherMSP").unwrap();
+        let server = crate::testkit::identity(&ca, "ops", Role::Peer, KeyKind::EcdsaP256);
+        let operator = crate::testkit::identity(&ca, "operator", Role::Client, KeyKind::EcdsaP256);
+        let stranger = crate::testkit::identity(&other, "x", Role::Client, KeyKind::EcdsaP256);
+        let cas = vec![ca.cert().cert_der.clone()];
+        let dir = tempfile::tempdir().unwrap();
+        let state = OperationsState {
+            health: HealthSources {
+                data_dir: dir.path().to_path_buf(),
+                min_free_bytes: 1,
+                ledger: None,
+                orderer_link: None,
+                raft: None,
+            },
+            metrics: None,
+            logspec: None,
+        };
+        let config = tls::server_config(&server, Some(&cas)).unwrap();
+        let ops = Operations::start("127.0.0.1:0", state, Some(config))
+            .await
+            .unwrap();
+        let url = format!("https://127.0.0.1:{}/healthz", ops.local_addr().port());
+        let get = |id: Option<&crate::identity::SigningIdentity>| {
+            let config = tls::client_config(&cas, id).unwrap();
+            client::request_with(
+                http::Method::GET,
+                &url,
+                None,
+                Duration::from_secs(5),
+                Some(config),
+            )
+        };
+        let ok = get(Some(&operator)).await.unwrap();
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        assert!(get(None).await.is_err(), "no client certificate");
+        assert!(
+            get(Some(&stranger)).await.is_err(),
+            "another CA's certificate"
+        );
+        let plain = client::get(&url.replace("https", "http"), Duration::from_secs(5)).await;
+        assert!(
+            plain.map(|r| r.status != 200).unwrap_or(true),
+            "no plain HTTP"
+        );
+        ops.shutdown().await;
     }
 }
