@@ -360,6 +360,7 @@ pub async fn run_with(
     };
     let mut gateway = None;
     let mut deliver_task = None;
+    let mut explorer = None;
     if cfg.has(NodeRole::Peer) {
         let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger"))?);
         let link = Arc::new(OrdererLink::default());
@@ -371,6 +372,11 @@ pub async fn run_with(
             definitions.clone(),
             &genesis,
         )?);
+        explorer = Some(Arc::new(operations::explorer::view::Source {
+            ledger: ledger.clone(),
+            config: Arc::new(config.clone()),
+            definitions: definitions.clone(),
+        }));
         let mut chaincodes = ChaincodeRegistry::builtin();
         let lifecycle = Lifecycle::new(&config).with_installed(chaincodes.names());
         chaincodes.register(lifecycle::NAMESPACE, Arc::new(lifecycle));
@@ -481,6 +487,7 @@ pub async fn run_with(
                 health,
                 metrics,
                 logspec,
+                explorer,
             };
             Some(Operations::start(listen, state, operations_tls(&cfg)?).await?)
         }

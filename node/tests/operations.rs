@@ -104,12 +104,16 @@ async fn metrics_count_the_transactions_sent_and_the_height_matches_peer_status(
     let mut expected: HashMap<String, f64> = HashMap::new();
     // The token's creation and its issues, all valid.
     *expected.entry("VALID".into()).or_default() += (1 + ALL_ACCOUNTS) as f64;
+    let mut first_valid = None;
     for s in &sent {
         assert!(s.acked_block.is_some(), "submission failed: {:?}", s.error);
         let (code, _) = c1
             .commit_status(&s.tx_id, Duration::from_secs(30))
             .await
             .expect("commit status");
+        if code == Code::Valid && first_valid.is_none() {
+            first_valid = Some(s.tx_id.clone());
+        }
         *expected.entry(code.as_str_name().to_owned()).or_default() += 1.0;
     }
 
@@ -165,6 +169,11 @@ async fn metrics_count_the_transactions_sent_and_the_height_matches_peer_status(
             > 0.0,
         "{expected:?}"
     );
+
+    // The explorer shows the same transactions: a block links to a
+    // transaction, whose writes link to the key's history, which names it.
+    let valid_tx = first_valid.expect("a valid transfer");
+    explore(&peer, &valid_tx, &c1).await;
 
     // The orderers: one leader of three, and the submissions counted.
     let mut leaders = 0.0;
@@ -296,4 +305,79 @@ async fn a_logspec_change_takes_effect_without_a_restart_and_version_names_the_r
     let v: serde_json::Value = serde_json::from_str(&r.body).expect("JSON");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     t.net.stop_all();
+}
+
+/// Follows the explorer from a block to transaction `tx_id` to the history
+/// of a key it wrote, HTML and JSON alike.
+async fn explore(peer: &str, tx_id: &str, c: &consort::client::Client) {
+    use consort::operations::explorer::html::enc;
+    let json = |body: &str| -> serde_json::Value { serde_json::from_str(body).expect("JSON") };
+    let (code, block) = c
+        .commit_status(tx_id, Duration::from_secs(30))
+        .await
+        .expect("commit status");
+
+    let b = get(peer, &format!("/api/blocks/{block}")).await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    let bj = json(&b.body);
+    let listed = bj["txs"].as_array().expect("txs");
+    assert!(listed.iter().any(|t| t["tx_id"] == tx_id), "{}", b.body);
+    let page = get(peer, &format!("/explorer/blocks/{block}")).await;
+    assert!(
+        page.body
+            .contains(&format!("href=\"/explorer/tx/{tx_id}\"")),
+        "{}",
+        page.body
+    );
+
+    let t = get(peer, &format!("/api/tx/{tx_id}")).await;
+    assert_eq!(t.status, 200, "{}", t.body);
+    let tj = json(&t.body);
+    assert_eq!(tj["code"], code.as_str_name());
+    assert_eq!(tj["block"], block);
+    let html = get(peer, &format!("/explorer/tx/{tx_id}")).await.body;
+    assert!(
+        html.contains(tx_id) && html.contains(code.as_str_name()),
+        "{html}"
+    );
+
+    let written = tj["rwsets"]
+        .as_array()
+        .and_then(|ns| ns.iter().find(|n| n["namespace"] == "token"))
+        .and_then(|n| n["writes"].as_array())
+        .and_then(|w| w.first())
+        .map(|w| w["key"].as_str().unwrap_or_default().to_owned());
+    if code == Code::Valid {
+        let key = written.expect("a valid transfer writes token state");
+        assert!(html.contains(&format!("/explorer/history/token?key={}", enc(&key))));
+        let h = get(peer, &format!("/api/history/token?key={}", enc(&key))).await;
+        assert!(
+            json(&h.body)["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|e| e["tx_id"] == tx_id),
+            "{}",
+            h.body
+        );
+        let st = get(peer, &format!("/api/state/token?prefix={}", enc(&key))).await;
+        assert_eq!(
+            json(&st.body)["entries"][0]["key"],
+            key.as_str(),
+            "{}",
+            st.body
+        );
+    }
+
+    let d = json(&get(peer, "/api/dashboard").await.body);
+    assert!(d["height"].as_u64().expect("height") > block);
+    let orgs = get(peer, "/explorer/orgs").await.body;
+    assert!(orgs.contains("Org3MSP"), "{orgs}");
+    let cc = json(&get(peer, "/api/chaincodes").await.body);
+    assert!(cc
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|c| c["name"] == "token"));
+    assert_eq!(get(peer, "/api/tx/nothing").await.status, 404);
 }

@@ -77,7 +77,10 @@ async fn serve_until_stopped(net: &LocalNet, dir: &Path) {
         })
         .collect();
     if !ops.is_empty() {
-        println!("operations (/healthz, /metrics): {}", ops.join(", "));
+        println!(
+            "operations (/healthz, /metrics; /explorer on peers): {}",
+            ops.join(", ")
+        );
     }
     println!("try: consort query --profile {}/orgs/Org1MSP/users/user1/client.toml token balance GOLD Org1MSP:user1@org1", dir.display());
     println!("press Ctrl-C to stop");

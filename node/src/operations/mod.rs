@@ -12,6 +12,7 @@
 
 pub mod certs;
 pub mod client;
+pub mod explorer;
 pub mod grpc;
 pub mod health;
 pub mod logspec;

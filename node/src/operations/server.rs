@@ -50,6 +50,8 @@ pub struct OperationsState {
     /// The log filter behind `/logspec`; `None` when the process's
     /// subscriber cannot be changed.
     pub logspec: Option<LogSpec>,
+    /// A peer's explorer (`/explorer`, `/api`); `None` on an orderer.
+    pub explorer: Option<Arc<super::explorer::view::Source>>,
 }
 
 /// The `/logspec` body, read and written.
@@ -75,14 +77,20 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// The routes: `/healthz`, `/metrics`, `/logspec` (GET, PUT), `/version`.
+/// The routes: `/healthz`, `/metrics`, `/logspec` (GET, PUT), `/version`,
+/// and on a peer the explorer's.
 pub fn router(state: Arc<OperationsState>) -> Router {
-    Router::new()
+    let explorer = state.explorer.clone().map(super::explorer::routes);
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/logspec", get(get_logspec).put(put_logspec))
         .route("/version", get(get_version))
-        .with_state(state)
+        .with_state(state);
+    match explorer {
+        Some(e) => app.merge(e),
+        None => app,
+    }
 }
 
 async fn healthz(State(s): State<Arc<OperationsState>>) -> Response {
@@ -267,6 +275,7 @@ mod tests {
             },
             metrics: None,
             logspec: Some(spec.clone()),
+            explorer: None,
         };
         let ops = Operations::start("127.0.0.1:0", state, None).await.unwrap();
         let addr = ops.local_addr();
@@ -319,6 +328,7 @@ mod tests {
             },
             metrics: None,
             logspec: None,
+            explorer: None,
         };
         let config = tls::server_config(&server, Some(&cas)).unwrap();
         let ops = Operations::start("127.0.0.1:0", state, Some(config))
