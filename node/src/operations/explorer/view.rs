@@ -9,6 +9,7 @@ use crate::lifecycle::Definitions;
 use consort_proto::{
     ChaincodeInput, ChannelConfig, CommittedBlock, Envelope, ProposalHeader,
     ProposalResponsePayload, SerializedIdentity, Transaction, TxReadWriteSet,
+    TxValidationCode as Code,
 };
 use prost::Message;
 use serde::Serialize;
@@ -441,15 +442,25 @@ impl Source {
         let since_ms = (now - RATE_WINDOW_S) * 1000;
         let (mut valid, mut invalid) = (0, 0);
         let mut latest = Vec::new();
+        // Only the latest blocks are decoded in full; the rest of the
+        // window is counted from headers and validation codes.
         for n in (height.saturating_sub(RATE_BLOCKS).max(1)..height).rev() {
-            let Some(b) = self.block(n)? else { break };
-            let recent = b.timestamp_ms >= since_ms;
+            let Some(b) = self.ledger.block(n)? else {
+                break;
+            };
+            let block = b.block.clone().unwrap_or_default();
+            let ts = crate::block::decode_header(&block)
+                .map(|h| h.timestamp_ms)
+                .unwrap_or_default();
+            let recent = ts >= since_ms;
             if recent {
-                valid += b.valid;
-                invalid += b.txs.len() - b.valid;
+                let ok = Code::Valid as i32;
+                let v = b.validation_codes.iter().filter(|c| **c == ok).count();
+                valid += v;
+                invalid += b.validation_codes.len() - v;
             }
             if latest.len() < 10 {
-                latest.push(b);
+                latest.push(block_view(&b));
             } else if !recent {
                 break;
             }
