@@ -37,6 +37,31 @@ pub fn enc(s: &str) -> String {
     out
 }
 
+/// A time in milliseconds since the epoch as `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn when_ms(ms: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return ms.to_string();
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A date in seconds since the epoch as `YYYY-MM-DD`.
+pub fn date_s(s: i64) -> String {
+    when_ms(s.saturating_mul(1000))
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 const STYLE: &str = "body{font-family:sans-serif;margin:0;color:#222}\
 nav{background:#1f3a5f;padding:.6em 1em}nav a{color:#fff;margin-right:1.2em;text-decoration:none}\
 main{padding:1em}table{border-collapse:collapse;margin:.5em 0}\
@@ -97,7 +122,7 @@ fn tx_rows(txs: &[TxSummary]) -> String {
 fn block_rows(blocks: &[BlockView]) -> String {
     let mut s = String::from(
         "<table class=\"blocks\"><tr><th>Block</th><th>Hash</th><th>Transactions</th>\
-         <th>Valid</th><th>Cut at (ms)</th></tr>",
+         <th>Valid</th><th>Cut at</th></tr>",
     );
     for b in blocks {
         let _ = write!(
@@ -107,7 +132,7 @@ fn block_rows(blocks: &[BlockView]) -> String {
             esc(&b.hash[..16.min(b.hash.len())]),
             b.txs.len(),
             b.valid,
-            b.timestamp_ms,
+            when_ms(b.timestamp_ms),
             n = b.number
         );
     }
@@ -162,10 +187,10 @@ pub fn block(b: &BlockView) -> String {
     let mut s = format!(
         "<table><tr><th>Hash</th><td><code>{}</code></td></tr>\
          <tr><th>Previous</th><td><code>{}</code></td></tr>\
-         <tr><th>Cut at (ms)</th><td>{}</td></tr></table>",
+         <tr><th>Cut at</th><td>{}</td></tr></table>",
         esc(&b.hash),
         esc(&b.previous_hash),
-        b.timestamp_ms
+        when_ms(b.timestamp_ms)
     );
     if b.number == 0 {
         s.push_str("<p>The genesis block: the channel config.</p>");
@@ -282,7 +307,7 @@ pub fn state(p: &StatePage) -> String {
 pub fn history(h: &KeyHistory) -> String {
     let mut s = String::from(
         "<table class=\"history\"><tr><th>Block</th><th>Transaction</th><th>Value</th>\
-         <th>At (ms)</th></tr>",
+         <th>At</th></tr>",
     );
     for e in &h.entries {
         let value = if e.is_delete {
@@ -297,7 +322,7 @@ pub fn history(h: &KeyHistory) -> String {
              <td>{}</td></tr>",
             enc(&e.tx_id),
             esc(&e.tx_id),
-            e.timestamp_ms,
+            when_ms(e.timestamp_ms),
             b = e.block
         );
     }
@@ -312,7 +337,7 @@ pub fn history(h: &KeyHistory) -> String {
 /// The orgs and their certificates' expiry.
 pub fn orgs(orgs: &[OrgView]) -> String {
     let mut s = String::from(
-        "<table><tr><th>Org</th><th>Certificate</th><th>Subject</th><th>Expires (Unix s)</th>\
+        "<table><tr><th>Org</th><th>Certificate</th><th>Subject</th><th>Expires</th>\
          <th>Days left</th></tr>",
     );
     for o in orgs {
@@ -324,7 +349,7 @@ pub fn orgs(orgs: &[OrgView]) -> String {
                 esc(&o.msp_id),
                 c.kind,
                 esc(&c.subject),
-                c.not_after,
+                date_s(c.not_after),
                 c.days_left,
                 if c.warning { " (renew soon)" } else { "" }
             );
@@ -369,6 +394,13 @@ mod tests {
         );
         assert_eq!(esc("a\u{1}b"), "a\\u{1}b");
         assert_eq!(enc("lot 7/x\u{1}"), "lot%207%2Fx%01");
+    }
+
+    #[test]
+    fn times_read_as_utc() {
+        assert_eq!(when_ms(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(when_ms(1_700_000_000_123), "2023-11-14 22:13:20 UTC");
+        assert_eq!(date_s(86_400), "1970-01-02");
     }
 
     #[test]
