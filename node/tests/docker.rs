@@ -524,3 +524,55 @@ async fn a_container_with_an_outside_certificate_cannot_connect() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_container_is_healthy_through_its_operations_port() {
+    require_docker!();
+    let _serial = serial().await;
+    let c = Compose::up("consortops").await;
+    let services: Vec<String> = (1..=ORGS)
+        .flat_map(|i| [format!("orderer0.org{i}"), format!("peer0.org{i}")])
+        .collect();
+    // The image's HEALTHCHECK (`consort node health`, a GET of /healthz)
+    // reports every node healthy.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for service in &services {
+        let id = c.container(service);
+        loop {
+            let out = run(Command::new("docker").args([
+                "inspect",
+                "--format",
+                "{{.State.Health.Status}}",
+                &id,
+            ]));
+            let status = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if status == "healthy" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{service} is {status}, not healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    // The published operations ports answer from the host.
+    for (j, service) in services.iter().enumerate() {
+        let port = c.ports[2 * ORGS + j];
+        let base = format!("http://127.0.0.1:{port}");
+        let timeout = Duration::from_secs(5);
+        let health = consort::operations::client::get(&format!("{base}/healthz"), timeout)
+            .await
+            .expect("healthz");
+        assert_eq!(health.status, 200, "{service}: {}", health.body);
+        let metrics = consort::operations::client::get(&format!("{base}/metrics"), timeout)
+            .await
+            .expect("metrics");
+        let gauge = if service.starts_with("peer") {
+            "ledger_blockchain_height"
+        } else {
+            "consensus_etcdraft_cluster_size"
+        };
+        assert!(metrics.body.contains(gauge), "{service}: {}", metrics.body);
+    }
+}
