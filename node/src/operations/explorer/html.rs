@@ -359,21 +359,31 @@ pub fn orgs(orgs: &[OrgView]) -> String {
     page("Orgs", &s, false)
 }
 
+fn or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
 /// The chaincode definitions.
 pub fn chaincodes(list: &[ChaincodeView]) -> String {
     let mut s = String::from(
         "<table><tr><th>Chaincode</th><th>Version</th><th>Sequence</th><th>Endorsement policy</th>\
-         <th>Runs</th><th>State</th></tr>",
+         <th>Runs</th><th>Approved by</th><th>Approved for the next sequence</th><th>State</th></tr>",
     );
     for c in list {
         let _ = write!(
             s,
             "<tr><td>{n}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td>\
-             <td><a href=\"/explorer/state/{e}\">browse</a></td></tr>",
+             <td>{}</td><td>{}</td><td><a href=\"/explorer/state/{e}\">browse</a></td></tr>",
             esc(&c.version),
             c.sequence,
             esc(&c.policy),
             esc(&c.runs),
+            esc(&or_none(&c.approved)),
+            esc(&or_none(&c.approved_next)),
             n = esc(&c.name),
             e = enc(&c.name)
         );

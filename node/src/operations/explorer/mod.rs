@@ -154,7 +154,7 @@ pub fn routes(source: Arc<Source>) -> Router {
                     answer(
                         s,
                         format,
-                        |s| Ok(Some(s.chaincodes())),
+                        |s| s.chaincodes().map(Some),
                         |c| html::chaincodes(c),
                     )
                     .await

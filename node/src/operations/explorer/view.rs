@@ -384,6 +384,26 @@ pub struct ChaincodeView {
     pub policy: String,
     /// `in process`, or the external service's address.
     pub runs: String,
+    /// The orgs that approved the definition in force (none for a genesis
+    /// definition).
+    pub approved: Vec<String>,
+    /// The orgs that approved a next sequence, not yet committed.
+    pub approved_next: Vec<String>,
+}
+
+/// The orgs with an approval of `name` at `sequence` on the ledger.
+fn approvals(ledger: &Ledger, name: &str, sequence: u64) -> Result<Vec<String>, LedgerError> {
+    let prefix = crate::lifecycle::definition::approval_key(name, sequence, "");
+    Ok(ledger
+        .range(
+            crate::lifecycle::NAMESPACE,
+            &prefix,
+            &prefix_end(&prefix),
+            1024,
+        )?
+        .into_iter()
+        .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_owned))
+        .collect())
 }
 
 /// What the explorer reads: the peer's ledger, the channel config and the
@@ -499,26 +519,7 @@ impl Source {
         prefix: &str,
         start: Option<&str>,
     ) -> Result<StatePage, LedgerError> {
-        let from = start.filter(|s| s.starts_with(prefix)).unwrap_or(prefix);
-        let end = prefix_end(prefix);
-        let mut got = self
-            .ledger
-            .range(namespace, from, &end, KEYS_PER_PAGE + 1)?;
-        let next_start = (got.len() > KEYS_PER_PAGE).then(|| got[KEYS_PER_PAGE].0.clone());
-        got.truncate(KEYS_PER_PAGE);
-        Ok(StatePage {
-            namespace: namespace.to_owned(),
-            prefix: prefix.to_owned(),
-            entries: got
-                .into_iter()
-                .map(|(key, v)| StateEntry {
-                    key,
-                    value: text(&v.value),
-                    version: format!("{}:{}", v.version.block_num, v.version.tx_num),
-                })
-                .collect(),
-            next_start,
-        })
+        state_page(&self.ledger, namespace, prefix, start)
     }
 
     /// A key's history.
@@ -541,22 +542,26 @@ impl Source {
         })
     }
 
-    /// The chaincode definitions in force.
-    pub fn chaincodes(&self) -> Vec<ChaincodeView> {
+    /// The chaincode definitions in force, with their approvals.
+    pub fn chaincodes(&self) -> Result<Vec<ChaincodeView>, LedgerError> {
         self.definitions
             .current()
             .definitions()
             .values()
-            .map(|d| ChaincodeView {
-                name: d.name.clone(),
-                version: d.version.clone(),
-                sequence: d.sequence,
-                policy: d.endorsement_policy.clone(),
-                runs: d
-                    .external
-                    .as_ref()
-                    .map(|e| e.address.clone())
-                    .unwrap_or_else(|| "in process".into()),
+            .map(|d| {
+                Ok(ChaincodeView {
+                    name: d.name.clone(),
+                    version: d.version.clone(),
+                    sequence: d.sequence,
+                    policy: d.endorsement_policy.clone(),
+                    runs: d
+                        .external
+                        .as_ref()
+                        .map(|e| e.address.clone())
+                        .unwrap_or_else(|| "in process".into()),
+                    approved: approvals(&self.ledger, &d.name, d.sequence)?,
+                    approved_next: approvals(&self.ledger, &d.name, d.sequence + 1)?,
+                })
             })
             .collect()
     }
@@ -565,6 +570,34 @@ impl Source {
     pub fn orgs(&self) -> Vec<OrgView> {
         orgs(&self.config, now_unix())
     }
+}
+
+/// A page of `namespace`'s keys in `ledger` starting with `prefix`, from
+/// `start`: one bounded range read.
+pub fn state_page(
+    ledger: &Ledger,
+    namespace: &str,
+    prefix: &str,
+    start: Option<&str>,
+) -> Result<StatePage, LedgerError> {
+    let from = start.filter(|s| s.starts_with(prefix)).unwrap_or(prefix);
+    let end = prefix_end(prefix);
+    let mut got = ledger.range(namespace, from, &end, KEYS_PER_PAGE + 1)?;
+    let next_start = (got.len() > KEYS_PER_PAGE).then(|| got[KEYS_PER_PAGE].0.clone());
+    got.truncate(KEYS_PER_PAGE);
+    Ok(StatePage {
+        namespace: namespace.to_owned(),
+        prefix: prefix.to_owned(),
+        entries: got
+            .into_iter()
+            .map(|(key, v)| StateEntry {
+                key,
+                value: text(&v.value),
+                version: format!("{}:{}", v.version.block_num, v.version.tx_num),
+            })
+            .collect(),
+        next_start,
+    })
 }
 
 /// The first key after every key starting with `prefix` ("" for no end).
@@ -606,6 +639,77 @@ mod tests {
         assert_eq!(v[0].msp_id, "Org1MSP");
         assert!(!v[0].certs.is_empty());
         assert!(v[0].certs.iter().all(|c| !c.warning && c.days_left > 30));
+    }
+
+    /// A ledger whose block 0 writes `writes` (namespace, key, value).
+    fn ledger_with(dir: &std::path::Path, writes: &[(&str, String, &str)]) -> Ledger {
+        use crate::ledger::{BlockUpdate, StateWrite};
+        let ledger = Ledger::open(dir).unwrap();
+        let b = crate::block::build("ch", 0, &[0; 32], 1, vec![]);
+        ledger
+            .commit(&BlockUpdate {
+                hash: crate::block::block_hash(&b),
+                number: 0,
+                timestamp_ms: 1,
+                block: CommittedBlock {
+                    block: Some(b),
+                    validation_codes: vec![],
+                },
+                writes: writes
+                    .iter()
+                    .map(|(ns, key, value)| StateWrite {
+                        namespace: (*ns).into(),
+                        key: key.clone(),
+                        value: Some(value.as_bytes().to_vec()),
+                        tx_num: 0,
+                        tx_id: "t".into(),
+                    })
+                    .collect(),
+                txs: vec![],
+            })
+            .unwrap();
+        ledger
+    }
+
+    #[test]
+    fn state_pages_stay_inside_the_prefix_and_chain_by_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writes: Vec<(&str, String, &str)> =
+            (0..60).map(|i| ("cc", format!("k{i:02}"), "v")).collect();
+        writes.push(("cc", "l0".into(), "other"));
+        writes.push(("dd", "k00".into(), "other namespace"));
+        let ledger = ledger_with(dir.path(), &writes);
+        let first = state_page(&ledger, "cc", "k", None).unwrap();
+        assert_eq!(first.entries.len(), KEYS_PER_PAGE);
+        assert_eq!(first.next_start.as_deref(), Some("k50"));
+        let second = state_page(&ledger, "cc", "k", first.next_start.as_deref()).unwrap();
+        assert_eq!(second.entries.len(), 10);
+        assert_eq!(second.entries[9].key, "k59");
+        assert_eq!(second.next_start, None);
+        // A start outside the prefix is ignored.
+        let wild = state_page(&ledger, "cc", "k", Some("a")).unwrap();
+        assert_eq!(wild.entries[0].key, "k00");
+    }
+
+    #[test]
+    fn approvals_are_the_orgs_with_an_approval_key_of_that_sequence() {
+        use crate::lifecycle::definition::approval_key;
+        let dir = tempfile::tempdir().unwrap();
+        let ns = crate::lifecycle::NAMESPACE;
+        let ledger = ledger_with(
+            dir.path(),
+            &[
+                (ns, approval_key("token", 2, "Org1MSP"), "{}"),
+                (ns, approval_key("token", 2, "Org3MSP"), "{}"),
+                (ns, approval_key("token", 12, "Org2MSP"), "{}"),
+                (ns, approval_key("tokens", 2, "Org2MSP"), "{}"),
+            ],
+        );
+        assert_eq!(
+            approvals(&ledger, "token", 2).unwrap(),
+            ["Org1MSP", "Org3MSP"]
+        );
+        assert!(approvals(&ledger, "token", 1).unwrap().is_empty());
     }
 
     #[test]
