@@ -372,11 +372,7 @@ pub async fn run_with(
             definitions.clone(),
             &genesis,
         )?);
-        explorer = Some(Arc::new(operations::explorer::view::Source {
-            ledger: ledger.clone(),
-            config: Arc::new(config.clone()),
-            definitions: definitions.clone(),
-        }));
+        explorer = Some((ledger.clone(), definitions.clone()));
         let mut chaincodes = ChaincodeRegistry::builtin();
         let lifecycle = Lifecycle::new(&config).with_installed(chaincodes.names());
         chaincodes.register(lifecycle::NAMESPACE, Arc::new(lifecycle));
@@ -483,6 +479,14 @@ pub async fn run_with(
             if let Some(l) = &health.ledger {
                 operations::metrics::ledger_height(&config.channel_id, l.height());
             }
+            let explorer = explorer.map(|(ledger, definitions)| {
+                Arc::new(operations::explorer::view::Source {
+                    ledger,
+                    config: Arc::new(config.clone()),
+                    definitions,
+                    health: Some(health.clone()),
+                })
+            });
             let state = OperationsState {
                 health,
                 metrics,

@@ -171,6 +171,12 @@ async fn the_explorer_shows_known_transactions_in_a_browser() {
         let url = format!("{base}{page}");
         let html = dom(&bin, &profile, &url);
         assert!(html.contains(expect), "{page}: {html}");
+        if page == "/explorer" {
+            assert!(
+                html.contains("id=\"health\">OK<"),
+                "this peer is healthy: {html}"
+            );
+        }
         screenshot(&bin, &profile, &url, &shots.join(file));
     }
 }

@@ -371,6 +371,7 @@ async fn explore(peer: &str, tx_id: &str, c: &consort::client::Client) {
 
     let d = json(&get(peer, "/api/dashboard").await.body);
     assert!(d["height"].as_u64().expect("height") > block);
+    assert_eq!(d["health"]["status"], "OK", "{d}");
     let orgs = get(peer, "/explorer/orgs").await.body;
     assert!(orgs.contains("Org3MSP"), "{orgs}");
     let cc = json(&get(peer, "/api/chaincodes").await.body);

@@ -154,6 +154,18 @@ pub fn dashboard(d: &Dashboard) -> String {
         d.valid,
         d.invalid
     );
+    if let Some(h) = &d.health {
+        let (class, status) = if h.healthy() {
+            ("ok", "OK".to_owned())
+        } else {
+            ("bad", h.failed_checks.join(", "))
+        };
+        let _ = write!(
+            s,
+            "<div class=\"card\">This peer<div class=\"num {class}\" id=\"health\">{}</div></div>",
+            esc(&status)
+        );
+    }
     s.push_str("<h2>Latest blocks</h2>");
     s.push_str(&block_rows(&d.latest));
     s.push_str("<h2>Nodes</h2><table><tr><th>Role</th><th>Org</th><th>Endpoint</th></tr>");
@@ -167,6 +179,22 @@ pub fn dashboard(d: &Dashboard) -> String {
         );
     }
     s.push_str("</table>");
+    if let Some(h) = &d.health {
+        s.push_str(
+            "<h2>This peer's health</h2><table><tr><th>Check</th><th>Status</th><th>Seen</th></tr>",
+        );
+        for c in &h.checks {
+            let class = if c.passed() { "ok" } else { "bad" };
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>",
+                c.component,
+                c.status,
+                esc(&c.reason)
+            );
+        }
+        s.push_str("</table>");
+    }
     page("Dashboard", &s, true)
 }
 

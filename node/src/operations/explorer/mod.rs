@@ -77,10 +77,18 @@ pub fn routes(source: Arc<Source>) -> Router {
             .route(
                 &root,
                 get(move |State(s): State<Arc<Source>>| async move {
+                    let health = match &s.health {
+                        Some(h) => Some(h.run().await),
+                        None => None,
+                    };
                     answer(
                         s,
                         format,
-                        |s| s.dashboard(crate::identity::now_unix()).map(Some),
+                        move |s| {
+                            let mut d = s.dashboard(crate::identity::now_unix())?;
+                            d.health = health;
+                            Ok(Some(d))
+                        },
                         html::dashboard,
                     )
                     .await

@@ -248,6 +248,8 @@ pub struct Dashboard {
     pub nodes: Vec<NodeEntry>,
     /// The latest blocks, newest first.
     pub latest: Vec<BlockView>,
+    /// This peer's health checks, as `/healthz` reports them.
+    pub health: Option<crate::operations::health::Report>,
 }
 
 /// One page of the block list, newest first.
@@ -416,6 +418,8 @@ pub struct Source {
     pub config: Arc<ChannelConfig>,
     /// The definitions the committer keeps current.
     pub definitions: Definitions,
+    /// This peer's health checks, shown on the dashboard.
+    pub health: Option<crate::operations::health::HealthSources>,
 }
 
 impl Source {
@@ -509,6 +513,7 @@ impl Source {
             orgs: config.orgs.iter().map(|o| o.msp_id.clone()).collect(),
             nodes,
             latest,
+            health: None,
         })
     }
 
