@@ -329,6 +329,8 @@ pub async fn run_with(
         check_consenter(&cfg, &consenters, &orderer_signer, &orderer_dialer)?;
     }
     let server_tls = tls::server_config(&tls_identity, msp.clone())?;
+    // Refused before anything starts, like the node's own TLS.
+    let ops_tls = operations_tls(&cfg)?;
     let max = block::max_message_bytes(&config);
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -493,7 +495,20 @@ pub async fn run_with(
                 logspec,
                 explorer,
             };
-            Some(Operations::start(listen, state, operations_tls(&cfg)?).await?)
+            match Operations::start(listen, state, ops_tls).await {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    // Stop what already runs before saying why.
+                    let _ = stop_tx.send(true);
+                    if let Some(t) = deliver_task {
+                        let _ = t.await;
+                    }
+                    if let Some(o) = orderer {
+                        o.shutdown().await;
+                    }
+                    return Err(e.into());
+                }
+            }
         }
         None => None,
     };

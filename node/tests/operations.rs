@@ -382,3 +382,36 @@ async fn explore(peer: &str, tx_id: &str, c: &consort::client::Client) {
         .any(|c| c["name"] == "token"));
     assert_eq!(get(peer, "/api/tx/nothing").await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_operations_port_is_taken_stops_saying_so() {
+    let _serial = serial().await;
+    let spec = with_free_ports(consort::config::NetworkSpec::three_orgs(7050));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_consort"));
+    let mut net = consort::localnet::LocalNet::generate(&dir.path().join("net"), &spec, &bin)
+        .expect("generate");
+    let node = net
+        .nodes()
+        .iter()
+        .find(|n| n.name == "peer0.org1")
+        .cloned()
+        .expect("peer0.org1");
+    let ops = node.operations.clone().expect("operations address");
+    let _taken = std::net::TcpListener::bind(&ops).expect("take the operations port");
+    net.start(&node.name).expect("start");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = net.exit_status(&node.name) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the node kept running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap_or_default();
+    assert!(
+        log.contains(&format!("operations listener: cannot listen on {ops}")),
+        "{log}"
+    );
+}
