@@ -10,7 +10,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,24 +177,9 @@ impl Operations {
         let (stop, mut stopped) = watch::channel(false);
         let recorder = state.metrics.clone();
         let app = router(Arc::new(state));
-        let mut serve_stop = stopped.clone();
+        let serve_stop = stopped.clone();
         let task = tokio::spawn(async move {
-            let serve = async move {
-                match tls {
-                    Some(tls) => super::serve_tls::serve(listener, tls, app, serve_stop).await,
-                    None => {
-                        let served = axum::serve(listener, app)
-                            .with_graceful_shutdown(async move {
-                                let _ = serve_stop.wait_for(|s| *s).await;
-                            })
-                            .into_future()
-                            .await;
-                        if let Err(e) = served {
-                            tracing::error!(error = %e, "operations listener failed");
-                        }
-                    }
-                }
-            };
+            let serve = super::listener::serve(listener, tls, app, serve_stop);
             let upkeep = async move {
                 loop {
                     tokio::select! {
