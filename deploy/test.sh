@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Consort's tests. Installs the build's system packages first if they are
-# missing, and the Python client's packages (clients/python/requirements.txt)
-# that node/tests/python_client.rs runs it with.
+# missing, the Python client's packages (clients/python/requirements.txt)
+# that node/tests/python_client.rs runs it with, and for the slow lane
+# Debian's chromium, which node/tests/explorer_browser.rs drives headless.
 #
 #   bash deploy/test.sh          the lint lane, then the fast lane, then the slow lane
 #   bash deploy/test.sh fast     unit tests, the SDK, the client crate, doc tests
@@ -39,6 +40,14 @@ slow() {
   }
   pip_install || pip_install --user || pip_install --user --break-system-packages ||
     echo "warning: could not install clients/python/requirements.txt; the python_client test will fail" >&2
+  # The explorer's browser test loads its pages in headless Chromium.
+  if ! command -v chromium >/dev/null 2>&1; then
+    sudo_=""
+    if [ "$(id -u)" -ne 0 ]; then sudo_="sudo"; fi
+    { $sudo_ apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium >/dev/null; } ||
+      echo "warning: could not install chromium; the explorer_browser test will fail" >&2
+  fi
   # Each suite's networks run one at a time (two cores).
   cargo test -p consort --test '*' -- --test-threads 1
 }

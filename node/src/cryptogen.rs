@@ -86,6 +86,8 @@ pub struct GeneratedNode {
     pub role: NodeRole,
     /// `host:port`.
     pub endpoint: String,
+    /// `host:port` of its operations listener.
+    pub operations: Option<String>,
     /// Its config file.
     pub config: PathBuf,
     /// Its directory (certificate, key, config, data).
@@ -157,13 +159,23 @@ fn toml_text<T: serde::Serialize>(v: &T) -> Result<String, CryptoGenError> {
 }
 
 fn listen_of(n: &NodeSpec) -> String {
-    n.listen.clone().unwrap_or_else(|| {
-        if n.host.parse::<std::net::IpAddr>().is_ok() {
-            format!("{}:{}", n.host, n.port)
-        } else {
-            format!("0.0.0.0:{}", n.port)
-        }
-    })
+    n.listen
+        .clone()
+        .unwrap_or_else(|| bind_addr(&n.host, n.port))
+}
+
+/// `<host>:<port>` for an IP host, else `0.0.0.0:<port>`.
+fn bind_addr(host: &str, port: u16) -> String {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        format!("{host}:{port}")
+    } else {
+        format!("0.0.0.0:{port}")
+    }
+}
+
+/// Where a node's operations listener binds.
+fn operations_listen_of(n: &NodeSpec) -> Option<String> {
+    n.ops_port().map(|p| bind_addr(&n.host, p))
 }
 
 /// A peer's gossip listen address: its listen address's IP with its
@@ -473,7 +485,12 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
         let signing = ca.issue(&req)?;
         req.kind = KeyKind::EcdsaP256;
         let tls = tls_ca.issue(&req)?;
-        issued.push((signing, tls, listen_of(n), gossip_listen_of(n)));
+        issued.push((
+            signing,
+            tls,
+            (listen_of(n), operations_listen_of(n)),
+            gossip_listen_of(n),
+        ));
     }
     let orderer_certs: HashMap<String, OrdererCerts> = net
         .nodes
@@ -496,7 +513,9 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
     write(&out.join("network.toml"), toml_text(spec)?.as_bytes())?;
 
     let mut next_orderer_id = 1u64;
-    for (node, (cert, tls, listen, gossip_listen)) in net.nodes.iter().zip(issued) {
+    for (node, (cert, tls, (listen, operations_listen), gossip_listen)) in
+        net.nodes.iter().zip(issued)
+    {
         write_identity(&node.dir, &cert)?;
         write_identity(&node.dir.join("tls"), &tls)?;
         let orderer_id = (node.role == NodeRole::Orderer).then(|| {
@@ -525,6 +544,11 @@ pub fn generate(spec: &NetworkSpec, out: &Path) -> Result<GeneratedNetwork, Cryp
             gossip_listen: gossip_listen.filter(|_| node.role == NodeRole::Peer),
             gossip_bootstrap: Vec::new(),
             gossip_pull: Default::default(),
+            operations_listen,
+            operations_tls_cert: None,
+            operations_tls_key: None,
+            operations_client_ca: None,
+            operations_min_free_mb: 256,
         };
         write(&node.config, toml_text(&cfg)?.as_bytes())?;
     }
@@ -597,6 +621,7 @@ pub fn layout(spec: &NetworkSpec, out: &Path) -> GeneratedNetwork {
                 msp_id: org.msp_id.clone(),
                 role,
                 endpoint: format!("{}:{}", n.host, n.port),
+                operations: n.ops_port().map(|p| format!("{}:{}", n.host, p)),
                 config: dir.join("node.toml"),
                 dir,
                 name,
@@ -817,6 +842,11 @@ mod tests {
             assert_eq!(cfg.msp_id, node.msp_id);
             assert_eq!(cfg.roles, vec![node.role]);
             assert_eq!(cfg.listen, node.endpoint);
+            // Loopback hosts: the operations listener at the gRPC port + 1000.
+            let port: u16 = node.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+            let ops = format!("127.0.0.1:{}", port + 1000);
+            assert_eq!(cfg.operations_listen.as_deref(), Some(ops.as_str()));
+            assert_eq!(node.operations.as_deref(), Some(ops.as_str()));
             assert_eq!(cfg.data_dir, node.dir.join("data"));
             assert_eq!(load_genesis(&cfg.genesis).unwrap().0, genesis);
             assert_private(&cfg.key);

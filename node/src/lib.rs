@@ -12,7 +12,8 @@
 //! mutual TLS) carry all of it; [`config`] and [`node`] start a node;
 //! [`cryptogen`], [`localnet`] and [`demo`] make and run networks
 //! ([`fsutil`] writes their private keys); [`crashpoint`] lets recovery
-//! tests crash a node at a chosen point of its write paths.
+//! tests crash a node at a chosen point of its write paths; [`operations`]
+//! serves a node's health, metrics, log level and version over HTTP.
 #![warn(missing_docs)]
 
 /// The client library, `consort-client`: the node's CLI, demo, load
@@ -38,6 +39,7 @@ pub mod lifecycle;
 pub mod loadgen;
 pub mod localnet;
 pub mod node;
+pub mod operations;
 pub mod ordering;
 pub mod peer;
 pub mod policy;

@@ -4,6 +4,7 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command};
+use consort::operations::logspec::LogSpec;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -26,34 +27,24 @@ fn main() -> ExitCode {
 
 /// Sets up `tracing` on stderr: the filter from `RUST_LOG`, else `default`;
 /// JSON lines when `json`. Each command calls it once, with its own default.
-pub(crate) fn init_logging(default: &str, json: bool) {
-    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_string());
-    // rustls logs every refused TLS alert at warn: the listener counts and
-    // summarises refusals instead, so rustls is quiet unless asked for.
-    let spec = if spec.contains("rustls") {
-        spec
-    } else {
-        format!("{spec},rustls=error")
-    };
-    // gossipsub warns when a peer republishes a block that reached it by
-    // gossip first, which every org's puller does by design.
-    let spec = if spec.contains("libp2p") {
-        spec
-    } else {
-        format!("{spec},libp2p_gossipsub=error")
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+/// The filter can be changed later through the returned handle (a node's
+/// `/logspec`).
+pub(crate) fn init_logging(default: &str, json: bool) -> LogSpec {
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_string());
+    let (filter, logspec) = consort::operations::logspec::layer(&spec, default);
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     if json {
-        builder.json().init();
+        registry.with(fmt.json()).init();
     } else {
-        builder.init();
+        registry.with(fmt).init();
     }
+    logspec
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -11,7 +11,12 @@ use crate::gossip;
 use crate::identity::{cert_hash, tls, Consenters, Msp, SigningIdentity};
 use crate::ledger::Ledger;
 use crate::lifecycle::{self, DefinitionSet, Definitions, Lifecycle};
+use crate::operations::{
+    self, grpc::GrpcMetricsLayer, health::HealthSources, logspec::LogSpec, Operations,
+    OperationsState,
+};
 use crate::ordering::{Orderer, OrdererSettings};
+use crate::peer::deliver::OrdererLink;
 use crate::peer::{deliver, Committer, DeliverError};
 use crate::policy::Policy;
 use crate::transport::{self, Dialer};
@@ -113,6 +118,9 @@ pub enum NodeError {
     /// Gossip could not start.
     #[error(transparent)]
     Gossip(#[from] gossip::GossipError),
+    /// The operations listener could not start.
+    #[error(transparent)]
+    Operations(#[from] operations::OperationsError),
 }
 
 /// Reads and checks a genesis block file.
@@ -217,9 +225,46 @@ fn check_consenter(
     Ok(())
 }
 
+/// The operations listener's TLS, when `node.toml` configures it.
+fn operations_tls(cfg: &NodeConfig) -> Result<Option<Arc<rustls::ServerConfig>>, NodeError> {
+    let (Some(cert), Some(key)) = (&cfg.operations_tls_cert, &cfg.operations_tls_key) else {
+        return Ok(None);
+    };
+    let id = SigningIdentity::load(&cfg.msp_id, cert, key).map_err(|source| {
+        NodeError::LoadIdentity {
+            which: "operations TLS",
+            source,
+        }
+    })?;
+    let client_cas = match &cfg.operations_client_ca {
+        Some(path) => {
+            let load_err = |reason: String| operations::OperationsError::Load {
+                what: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|e| load_err(e.to_string()))?;
+            Some(crate::identity::cert::pem_to_ders(&pem).map_err(|e| load_err(e.to_string()))?)
+        }
+        None => None,
+    };
+    let config = operations::tls::server_config(&id, client_cas.as_deref())
+        .map_err(operations::OperationsError::from)?;
+    Ok(Some(config))
+}
+
 /// Runs a node until `shutdown` resolves.
 pub async fn run(
     cfg: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    run_with(cfg, None, shutdown).await
+}
+
+/// Runs a node until `shutdown` resolves; its operations listener's
+/// `/logspec` changes the process's log filter through `logspec`.
+pub async fn run_with(
+    cfg: NodeConfig,
+    logspec: Option<LogSpec>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let (genesis, config) = load_genesis(&cfg.genesis)?;
@@ -288,6 +333,8 @@ pub async fn run(
         check_consenter(&cfg, &consenters, &orderer_signer, &orderer_dialer)?;
     }
     let server_tls = tls::server_config(&tls_identity, msp.clone())?;
+    // Refused before anything starts, like the node's own TLS.
+    let ops_tls = operations_tls(&cfg)?;
     let max = block::max_message_bytes(&config);
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -308,18 +355,32 @@ pub async fn run(
         );
     }
 
+    let mut health = HealthSources {
+        data_dir: cfg.data_dir.clone(),
+        min_free_bytes: cfg.operations_min_free_mb.saturating_mul(1024 * 1024),
+        ledger: None,
+        orderer_link: None,
+        raft: orderer
+            .as_ref()
+            .map(|o| (o.raft.clone(), cfg.orderer_id.unwrap_or(0))),
+    };
     let mut gateway = None;
     let mut deliver_task = None;
     // Tasks whose failure (a ledger that cannot be written) stops the node.
     let mut side_tasks: Vec<tokio::task::JoinHandle<Result<(), DeliverError>>> = Vec::new();
+    let mut explorer = None;
     if cfg.has(NodeRole::Peer) {
         let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger"))?);
+        let link = Arc::new(OrdererLink::default());
+        health.ledger = Some(ledger.clone());
+        health.orderer_link = Some(link.clone());
         let definitions = definitions_at(&config, msp.clone(), &ledger)?;
         let committer = Arc::new(Committer::new(
             ledger.clone(),
             definitions.clone(),
             &genesis,
         )?);
+        explorer = Some((ledger.clone(), definitions.clone()));
         let mut chaincodes = ChaincodeRegistry::builtin();
         let lifecycle = Lifecycle::new(&config).with_installed(chaincodes.names());
         chaincodes.register(lifecycle::NAMESPACE, Arc::new(lifecycle));
@@ -353,6 +414,7 @@ pub async fn run(
             first,
             max_block_bytes: max_block,
             publish: None,
+            link,
         };
         let mut membership = None;
         // With gossip, the org's elected peer pulls from the orderers and
@@ -424,26 +486,38 @@ pub async fn run(
         }));
     }
 
-    // Every service sits behind the one authorisation layer.
+    // Every service sits behind the one authorisation layer, and is
+    // counted and timed outside it (refused calls included).
     let access = AccessLayer::new(msp.clone(), StreamLimits::default());
+    let metered = GrpcMetricsLayer;
     let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .add_optional_service(orderer.as_ref().map(|o| {
-            access.layer(
-                AtomicBroadcastServer::new(o.service.clone())
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(block::max_block_bytes(&config)),
+            metered.layer(
+                access.layer(
+                    AtomicBroadcastServer::new(o.service.clone())
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(block::max_block_bytes(&config)),
+                ),
             )
         }))
         .add_optional_service(
             orderer
                 .as_ref()
-                .map(|o| access.layer(o.service.raft_service())),
+                .map(|o| metered.layer(access.layer(o.service.raft_service()))),
         )
-        .add_optional_service(gateway.as_ref().map(|g| access.layer(g.server())))
-        .add_optional_service(gateway.as_ref().map(|g| access.layer(g.endorser_server())));
+        .add_optional_service(
+            gateway
+                .as_ref()
+                .map(|g| metered.layer(access.layer(g.server()))),
+        )
+        .add_optional_service(
+            gateway
+                .as_ref()
+                .map(|g| metered.layer(access.layer(g.endorser_server()))),
+        );
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|source| NodeError::Bind {
@@ -451,6 +525,63 @@ pub async fn run(
             source,
         })?;
     tracing::info!(listen = %cfg.listen, "serving");
+    let ops = match &cfg.operations_listen {
+        Some(listen) => {
+            let metrics = match operations::metrics::install() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics are not recorded");
+                    None
+                }
+            };
+            let mut own = vec![("signing", signer.as_ref()), ("tls", tls_identity.as_ref())];
+            if cfg.has(NodeRole::Orderer) && cfg.has(NodeRole::Peer) {
+                own.push(("orderer_signing", orderer_signer.as_ref()));
+            }
+            operations::certs::record(&operations::certs::watched(&own, &config));
+            if let Some(l) = &health.ledger {
+                operations::metrics::ledger_height(&config.channel_id, l.height());
+            }
+            let explorer = explorer.map(|(ledger, definitions)| {
+                Arc::new(operations::explorer::view::Source {
+                    ledger,
+                    config: Arc::new(config.clone()),
+                    definitions,
+                    health: Some(health.clone()),
+                })
+            });
+            let state = OperationsState {
+                health,
+                metrics,
+                logspec,
+                explorer,
+            };
+            match Operations::start(listen, state, ops_tls).await {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    // Stop what already runs before saying why.
+                    let _ = stop_tx.send(true);
+                    if let Some(t) = deliver_task {
+                        let _ = t.await;
+                    }
+                    if let Some(o) = orderer {
+                        o.shutdown().await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        None => None,
+    };
+    let raft_watch = orderer.as_ref().map(|o| {
+        tokio::spawn(operations::raft::watch(
+            o.raft.clone(),
+            cfg.orderer_id.unwrap_or(0),
+            o.tip(),
+            stop_rx.clone(),
+        ))
+    });
+
     // A ledger that cannot be written stops the node (the deliver task
     // returns the failure): it is shut down like a signal would.
     let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<DeliverError>();
@@ -485,6 +616,12 @@ pub async fn run(
     let _ = stop_tx.send(true);
     if let Some(t) = deliver_task {
         let _ = t.await;
+    }
+    if let Some(t) = raft_watch {
+        let _ = t.await;
+    }
+    if let Some(o) = ops {
+        o.shutdown().await;
     }
     if let Some(o) = orderer {
         o.shutdown().await;

@@ -19,6 +19,8 @@ const IMAGE: &str = "consort:test";
 const ORGS: usize = 3;
 /// Peers per org in the compose file.
 const PEERS_PER_ORG: usize = 2;
+/// Nodes per org: its orderer and its peers.
+const NODES_PER_ORG: usize = 1 + PEERS_PER_ORG;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -59,8 +61,8 @@ fn image() {
 /// A compose project of the repository's docker-compose.yml.
 struct Compose {
     project: String,
-    /// Host ports the OS chose, published for orderer0, peer0 and peer1
-    /// of each org in turn.
+    /// Host ports the OS chose: orderer0, peer0 and peer1 of each org in
+    /// turn, then their operations ports in the same order.
     ports: Vec<u16>,
     dir: tempfile::TempDir,
 }
@@ -70,7 +72,7 @@ impl Compose {
         image();
         let c = Compose {
             project: project.to_string(),
-            ports: free_ports((1 + PEERS_PER_ORG) * ORGS),
+            ports: free_ports(2 * NODES_PER_ORG * ORGS),
             dir: tempfile::tempdir().unwrap(),
         };
         c.down(); // leftovers of an earlier, interrupted run
@@ -107,6 +109,14 @@ impl Compose {
                 cmd.env(
                     format!("CONSORT_PORT_PEER{p}_ORG{i}"),
                     self.nth_peer_port(i, p).to_string(),
+                );
+            }
+            let nodes = std::iter::once("ORDERER0".to_string())
+                .chain((0..PEERS_PER_ORG).map(|p| format!("PEER{p}")));
+            for (j, node) in nodes.enumerate() {
+                cmd.env(
+                    format!("CONSORT_OPS_PORT_{node}_ORG{i}"),
+                    self.ops_port(i, j).to_string(),
                 );
             }
         }
@@ -162,11 +172,17 @@ impl Compose {
 
     /// The host port of peer `p` of org `org`.
     fn nth_peer_port(&self, org: usize, p: usize) -> u16 {
-        self.ports[(1 + PEERS_PER_ORG) * (org - 1) + 1 + p]
+        self.ports[NODES_PER_ORG * (org - 1) + 1 + p]
+    }
+
+    /// The host operations port of node `j` of org `org` (0: its
+    /// orderer, 1 + p: peer p).
+    fn ops_port(&self, org: usize, j: usize) -> u16 {
+        self.ports[NODES_PER_ORG * ORGS + NODES_PER_ORG * (org - 1) + j]
     }
 
     fn orderer_port(&self, org: usize) -> u16 {
-        self.ports[(1 + PEERS_PER_ORG) * (org - 1)]
+        self.ports[NODES_PER_ORG * (org - 1)]
     }
 
     /// A client of org `org` on peer `p` of the same org.
@@ -582,5 +598,60 @@ async fn a_container_with_an_outside_certificate_cannot_connect() {
                 }
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_container_is_healthy_through_its_operations_port() {
+    require_docker!();
+    let _serial = serial().await;
+    let c = Compose::up("consortops").await;
+    let services: Vec<(usize, usize, String)> = (1..=ORGS)
+        .flat_map(|i| {
+            std::iter::once((i, 0, format!("orderer0.org{i}")))
+                .chain((0..PEERS_PER_ORG).map(move |p| (i, 1 + p, format!("peer{p}.org{i}"))))
+        })
+        .collect();
+    // The image's HEALTHCHECK (`consort node health`, a GET of /healthz)
+    // reports every node healthy.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for (_, _, service) in &services {
+        let id = c.container(service);
+        loop {
+            let out = run(Command::new("docker").args([
+                "inspect",
+                "--format",
+                "{{.State.Health.Status}}",
+                &id,
+            ]));
+            let status = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if status == "healthy" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{service} is {status}, not healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    // The published operations ports answer from the host.
+    for (org, j, service) in &services {
+        let port = c.ops_port(*org, *j);
+        let base = format!("http://127.0.0.1:{port}");
+        let timeout = Duration::from_secs(5);
+        let health = consort::operations::client::get(&format!("{base}/healthz"), timeout)
+            .await
+            .expect("healthz");
+        assert_eq!(health.status, 200, "{service}: {}", health.body);
+        let metrics = consort::operations::client::get(&format!("{base}/metrics"), timeout)
+            .await
+            .expect("metrics");
+        let gauge = if service.starts_with("peer") {
+            "ledger_blockchain_height"
+        } else {
+            "consensus_etcdraft_cluster_size"
+        };
+        assert!(metrics.body.contains(gauge), "{service}: {}", metrics.body);
     }
 }

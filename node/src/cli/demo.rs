@@ -70,6 +70,21 @@ async fn serve_until_stopped(net: &LocalNet, dir: &Path) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let ops: Vec<String> = net
+        .nodes()
+        .iter()
+        .filter_map(|n| {
+            n.operations
+                .as_ref()
+                .map(|o| format!("{} http://{o}", n.name))
+        })
+        .collect();
+    if !ops.is_empty() {
+        println!(
+            "operations (/healthz, /metrics; /explorer on peers): {}",
+            ops.join(", ")
+        );
+    }
     println!("try: consort query --profile {}/orgs/Org1MSP/users/user1/client.toml token balance GOLD Org1MSP:user1@org1", dir.display());
     println!("press Ctrl-C to stop");
     shutdown_signal().await;

@@ -100,6 +100,19 @@ pub struct NodeSpec {
     /// from the orderers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gossip_port: Option<u16>,
+    /// Port of the node's operations listener (`/healthz`, `/metrics`);
+    /// defaults to `port + 1000`. It listens on the host's address for an
+    /// IP host, else on `0.0.0.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_port: Option<u16>,
+}
+
+impl NodeSpec {
+    /// The operations port: `operations_port`, else `port + 1000` (none
+    /// when that does not fit in a port number).
+    pub fn ops_port(&self) -> Option<u16> {
+        self.operations_port.or_else(|| self.port.checked_add(1000))
+    }
 }
 
 /// A chaincode definition.
@@ -204,6 +217,15 @@ impl NetworkSpec {
                         ));
                     }
                 }
+                if n.ops_port() == Some(n.port) {
+                    return Err(inv(
+                        "orgs.*.operations_port",
+                        format!(
+                            "{}: the operations port must differ from the gRPC port",
+                            n.name
+                        ),
+                    ));
+                }
                 if !names.insert(format!("{}.{}", n.name, org.name)) {
                     return Err(inv(
                         "orgs.*.name",
@@ -301,6 +323,7 @@ impl NetworkSpec {
                     port,
                     listen: None,
                     gossip_port: Some(port + 100),
+                    operations_port: None,
                 };
                 let mut peer_nodes = vec![peer("peer0".into(), p + 1)];
                 for k in 1..=extra {
@@ -319,6 +342,7 @@ impl NetworkSpec {
                         port: p,
                         listen: None,
                         gossip_port: None,
+                        operations_port: None,
                     }],
                     peers: peer_nodes,
                     clients: vec!["user1".into()],

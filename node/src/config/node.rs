@@ -92,10 +92,34 @@ pub struct NodeConfig {
     /// takes blocks from other peers only).
     #[serde(default)]
     pub gossip_pull: crate::gossip::PullMode,
+    /// Address of the operations listener (plain HTTP: `/healthz`,
+    /// `/metrics`, `/logspec`, `/version`), e.g. `127.0.0.1:8051`. Absent:
+    /// no operations listener. Anyone who can reach it can read the metrics
+    /// and change the log level: keep it on loopback or a private network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_listen: Option<String>,
+    /// The operations listener's TLS certificate (PEM): with
+    /// `operations_tls_key`, the listener speaks HTTPS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_tls_cert: Option<PathBuf>,
+    /// Its PKCS#8 private key (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that operations clients' certificates must
+    /// chain to; absent: no client certificate is asked for. Needs TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations_client_ca: Option<PathBuf>,
+    /// The free space, in MiB, below which the disk-space health check fails.
+    #[serde(default = "default_min_free_mb")]
+    pub operations_min_free_mb: u64,
 }
 
 fn default_cc_timeout() -> u64 {
     30_000
+}
+
+fn default_min_free_mb() -> u64 {
+    256
 }
 
 const FIELDS: &[&str] = &[
@@ -119,6 +143,18 @@ const FIELDS: &[&str] = &[
     "gossip_listen",
     "gossip_bootstrap",
     "gossip_pull",
+    "operations_listen",
+    "operations_tls_cert",
+    "operations_tls_key",
+    "operations_client_ca",
+    "operations_min_free_mb",
+];
+
+/// The fields whose environment overrides are integers.
+const INT_FIELDS: &[&str] = &[
+    "orderer_id",
+    "chaincode_timeout_ms",
+    "operations_min_free_mb",
 ];
 
 impl NodeConfig {
@@ -129,7 +165,7 @@ impl NodeConfig {
             &mut table,
             FIELDS,
             &["roles", "gossip_bootstrap"],
-            &["orderer_id", "chaincode_timeout_ms"],
+            INT_FIELDS,
         )?;
         let mut c: NodeConfig = from_table(table, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -144,6 +180,9 @@ impl NodeConfig {
             &mut c.tls_key,
             &mut c.orderer_tls_cert,
             &mut c.orderer_tls_key,
+            &mut c.operations_tls_cert,
+            &mut c.operations_tls_key,
+            &mut c.operations_client_ca,
         ] {
             *p = p.as_ref().map(|p| resolve(base, p));
         }
@@ -182,6 +221,11 @@ impl NodeConfig {
                 &self.orderer_tls_cert,
                 &self.orderer_tls_key,
             ),
+            (
+                "operations_tls_cert",
+                &self.operations_tls_cert,
+                &self.operations_tls_key,
+            ),
         ] {
             if a.is_some() != b.is_some() {
                 return Err(ConfigError::Invalid {
@@ -212,6 +256,31 @@ impl NodeConfig {
             return Err(ConfigError::Invalid {
                 field: "listen",
                 message: format!("'{}' is not an IP:port address", self.listen),
+            });
+        }
+        if let Some(ops) = &self.operations_listen {
+            match ops.parse::<std::net::SocketAddr>() {
+                Err(_) => {
+                    return Err(ConfigError::Invalid {
+                        field: "operations_listen",
+                        message: format!("'{ops}' is not an IP:port address"),
+                    })
+                }
+                Ok(a) if a.port() != 0 && ops == &self.listen => {
+                    return Err(ConfigError::Invalid {
+                        field: "operations_listen",
+                        message: "must differ from listen (the gRPC port)".into(),
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
+        if self.operations_client_ca.is_some() && self.operations_tls_cert.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "operations_client_ca",
+                message: "client certificates need TLS: give operations_tls_cert and \
+                          operations_tls_key too"
+                    .into(),
             });
         }
         if self.roles.contains(&NodeRole::Orderer) && self.orderer_id.unwrap_or(0) == 0 {
@@ -287,6 +356,18 @@ genesis = "../genesis.block"
             .unwrap_err()
             .to_string()
             .contains("listen_port"));
+        let ops = format!("{SAMPLE}\noperations_listen = \"127.0.0.1:7051\"\n");
+        std::fs::write(&p, ops).unwrap();
+        assert!(NodeConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("operations_listen"));
+        let ca_only = format!("{SAMPLE}\noperations_client_ca = \"ops-ca.pem\"\n");
+        std::fs::write(&p, ca_only).unwrap();
+        assert!(NodeConfig::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("operations_client_ca"));
         let orderer = SAMPLE.replace("[\"peer\"]", "[\"orderer\"]");
         std::fs::write(&p, orderer).unwrap();
         assert!(NodeConfig::load(&p)
@@ -302,17 +383,14 @@ genesis = "../genesis.block"
         let _env = crate::testkit::env_lock();
         std::env::set_var("CONSORT_ROLES", "peer, orderer");
         std::env::set_var("CONSORT_ORDERER_ID", "3");
-        apply_env(
-            &mut t,
-            FIELDS,
-            &["roles"],
-            &["orderer_id", "chaincode_timeout_ms"],
-        )
-        .unwrap();
+        std::env::set_var("CONSORT_OPERATIONS_LISTEN", "127.0.0.1:9443");
+        apply_env(&mut t, FIELDS, &["roles"], INT_FIELDS).unwrap();
+        std::env::remove_var("CONSORT_OPERATIONS_LISTEN");
         std::env::remove_var("CONSORT_ROLES");
         std::env::remove_var("CONSORT_ORDERER_ID");
         let c: NodeConfig = t.try_into().unwrap();
         assert_eq!(c.roles, vec![NodeRole::Peer, NodeRole::Orderer]);
         assert_eq!(c.orderer_id, Some(3));
+        assert_eq!(c.operations_listen.as_deref(), Some("127.0.0.1:9443"));
     }
 }

@@ -24,6 +24,8 @@ pub struct Submission {
     pub envelope: Vec<u8>,
     /// Where the block number (or the failure) goes.
     pub reply: oneshot::Sender<Result<u64, OrderError>>,
+    /// When the ordering service accepted it (for the block fill time).
+    pub received: Instant,
 }
 
 /// Batch limits, validated.
@@ -204,6 +206,9 @@ impl Cutter {
     }
 
     async fn order(&mut self, batch: Vec<Submission>) {
+        if let Some(first) = batch.iter().map(|s| s.received).min() {
+            crate::operations::metrics::block_filled(first.elapsed());
+        }
         let (envelopes, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|s| (s.envelope, s.reply)).unzip();
         let result = self.propose(envelopes).await;

@@ -157,6 +157,7 @@ pub struct Orderer {
     /// The gRPC services.
     pub service: service::OrdererService,
     cutter: tokio::task::JoinHandle<()>,
+    tip: tokio::sync::watch::Receiver<store::ChainTip>,
 }
 
 /// Everything an orderer needs to start.
@@ -260,13 +261,19 @@ impl Orderer {
             dialer: s.dialer,
             members: members.into_iter().map(|(id, n)| (id, n.addr)).collect(),
             db,
-            tip,
+            tip: tip.clone(),
         });
         Ok(Orderer {
             raft,
             service,
             cutter,
+            tip,
         })
+    }
+
+    /// Follows the tip of the orderer's chain.
+    pub fn tip(&self) -> tokio::sync::watch::Receiver<store::ChainTip> {
+        self.tip.clone()
     }
 
     /// Stops Raft and the cutter.

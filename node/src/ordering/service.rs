@@ -169,6 +169,7 @@ impl OrdererService {
             .send(Submission {
                 envelope: raw,
                 reply,
+                received: tokio::time::Instant::now(),
             })
             .await
             .map_err(|_| down())?;
@@ -204,9 +205,9 @@ impl OrdererService {
     }
 }
 
-#[tonic::async_trait]
-impl AtomicBroadcast for OrdererService {
-    async fn broadcast(
+impl OrdererService {
+    /// One `Broadcast`: checks, then orders locally as leader or forwards.
+    async fn broadcast_one(
         &self,
         req: Request<Envelope>,
     ) -> Result<Response<BroadcastResponse>, Status> {
@@ -240,6 +241,21 @@ impl AtomicBroadcast for OrdererService {
                 Err(s) => return Err(s),
             }
         }
+    }
+}
+
+#[tonic::async_trait]
+impl AtomicBroadcast for OrdererService {
+    async fn broadcast(
+        &self,
+        req: Request<Envelope>,
+    ) -> Result<Response<BroadcastResponse>, Status> {
+        let result = self.broadcast_one(req).await;
+        crate::operations::metrics::broadcast_processed(match &result {
+            Ok(_) => "SUCCESS",
+            Err(s) => crate::operations::grpc::code_name(s.code()),
+        });
+        result
     }
 
     type DeliverStream = ReceiverStream<Result<Block, Status>>;

@@ -118,6 +118,7 @@ impl Committer {
 
     #[tracing::instrument(skip_all, fields(block))]
     fn commit_locked(&self, b: Block) -> Result<Vec<Code>, CommitError> {
+        let started = std::time::Instant::now();
         let height = self.ledger.height();
         let prev = self.ledger.last_hash()?.unwrap_or([0; 32]);
         // Block N is validated against the definitions as of block N-1.
@@ -160,6 +161,12 @@ impl Committer {
         self.ledger.commit(&update)?;
         self.definitions.apply(&update.writes);
         self.height.send_replace(header.number + 1);
+        crate::operations::metrics::block_committed(
+            &rules.channel_id,
+            header.number + 1,
+            codes.iter().map(|c| c.as_str_name()),
+            started.elapsed(),
+        );
         let valid = codes.iter().filter(|c| **c == Code::Valid).count();
         tracing::info!(
             block = header.number,

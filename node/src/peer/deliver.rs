@@ -11,8 +11,8 @@ use super::committer::{CommitError, Committer};
 use crate::transport::Dialer;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::{Block, DeliverRequest};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// Where the blocks come from and where they go besides the ledger.
@@ -26,6 +26,8 @@ pub struct Source {
     pub max_block_bytes: usize,
     /// Blocks committed from an orderer are handed here to be gossiped.
     pub publish: Option<mpsc::Sender<Block>>,
+    /// The link's state, for the health check.
+    pub link: Arc<OrdererLink>,
 }
 
 /// Pulls blocks while `pulling` is true (this peer is its org's puller),
@@ -37,18 +39,27 @@ pub async fn run_while(
     mut pulling: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), DeliverError> {
+    // Once the election's sender is gone, its last word stands.
+    let mut elected_open = true;
     loop {
         if *shutdown.borrow() {
             return Ok(());
         }
         if !*pulling.borrow_and_update() {
+            source.link.by_gossip();
             tokio::select! {
-                r = pulling.changed() => if r.is_err() { return Ok(()) },
+                r = pulling.changed(), if elected_open => if r.is_err() { elected_open = false },
                 _ = shutdown.changed() => return Ok(()),
+            }
+            if !elected_open && !*pulling.borrow() {
+                // Never pulling again: wait for the end.
+                let _ = shutdown.changed().await;
+                return Ok(());
             }
             continue;
         }
         tracing::info!("pulling blocks from the ordering service");
+        source.link.down();
         // Stop this term when the election or shutdown says so.
         let (stop_tx, stop_rx) = watch::channel(false);
         let term = run(committer.clone(), dialer.clone(), source.clone(), stop_rx);
@@ -56,8 +67,10 @@ pub async fn run_while(
         loop {
             tokio::select! {
                 r = &mut term => { r?; break; }
-                r = pulling.changed() => {
-                    if r.is_err() || !*pulling.borrow() {
+                r = pulling.changed(), if elected_open => {
+                    if r.is_err() {
+                        elected_open = false;
+                    } else if !*pulling.borrow() {
                         let _ = stop_tx.send(true);
                     }
                 }
@@ -72,9 +85,70 @@ pub async fn run_while(
     }
 }
 
+/// Whether the deliver task has a stream open to an orderer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Streaming from this orderer.
+    Connected(String),
+    /// Not pulling: another peer of this org does, and blocks arrive by
+    /// gossip.
+    ByGossip,
+    /// No stream since this instant.
+    Down {
+        /// When the last stream ended (or the task started).
+        since: Instant,
+    },
+}
+
+/// The deliver task's link to the ordering service, as the health check
+/// sees it. A std mutex: held only to copy or replace the state.
+#[derive(Debug)]
+pub struct OrdererLink(Mutex<LinkState>);
+
+impl Default for OrdererLink {
+    fn default() -> Self {
+        OrdererLink(Mutex::new(LinkState::Down {
+            since: Instant::now(),
+        }))
+    }
+}
+
+impl OrdererLink {
+    /// The current state.
+    pub fn state(&self) -> LinkState {
+        match self.0.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, state: LinkState) {
+        match self.0.lock() {
+            Ok(mut s) => *s = state,
+            Err(poisoned) => *poisoned.into_inner() = state,
+        }
+    }
+
+    fn connected(&self, endpoint: &str) {
+        self.set(LinkState::Connected(endpoint.to_owned()));
+    }
+
+    fn by_gossip(&self) {
+        self.set(LinkState::ByGossip);
+    }
+
+    fn down(&self) {
+        if matches!(self.state(), LinkState::Connected(_) | LinkState::ByGossip) {
+            self.set(LinkState::Down {
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
 /// Pulls blocks until `shutdown` turns true (`Ok`) or the ledger fails
 /// (`Err`, fatal). A block larger than `max_block_bytes` is refused while
-/// it is decoded.
+/// it is decoded. `link` follows whether a stream is open.
 pub async fn run(
     committer: Arc<Committer>,
     dialer: Arc<Dialer>,
@@ -86,6 +160,7 @@ pub async fn run(
         first,
         max_block_bytes,
         publish,
+        link,
     } = source;
     if orderers.is_empty() {
         tracing::error!("no orderers in the channel config; not receiving blocks");
@@ -100,7 +175,8 @@ pub async fn run(
         let endpoint = &orderers[i % orderers.len()];
         let before = committer.ledger().height();
         tokio::select! {
-            r = stream_from(&committer, &dialer, endpoint, max_block_bytes, publish.as_ref()) => {
+            r = stream_from(&committer, &dialer, endpoint, max_block_bytes, publish.as_ref(), &link) => {
+                link.down();
                 match r {
                     Ok(()) => tracing::info!(orderer = %endpoint, "deliver stream ended"),
                     Err(e) if e.is_fatal() => return Err(e),
@@ -171,6 +247,7 @@ async fn stream_from(
     endpoint: &str,
     max_block_bytes: usize,
     publish: Option<&mpsc::Sender<Block>>,
+    link: &OrdererLink,
 ) -> Result<(), DeliverError> {
     let ch = dialer.channel(endpoint)?;
     let mut client = AtomicBroadcastClient::new(ch).max_decoding_message_size(max_block_bytes);
@@ -180,6 +257,7 @@ async fn stream_from(
         .await
         .map_err(DeliverError::Stream)?
         .into_inner();
+    link.connected(endpoint);
     while let Some(item) = stream
         .message()
         .await

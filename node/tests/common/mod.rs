@@ -33,14 +33,15 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// `spec` with every node's port (and gossip port) replaced by a free one;
-/// nodes that share a port keep sharing one.
+/// `spec` with every node's port, gossip port and operations port
+/// replaced by a free one; nodes that share a port keep sharing one.
 pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
     let mut old: Vec<u16> = spec
         .orgs
         .iter()
         .flat_map(|o| o.orderers.iter().chain(&o.peers))
-        .flat_map(|n| std::iter::once(n.port).chain(n.gossip_port))
+        .flat_map(|n| [Some(n.port), n.gossip_port, n.ops_port()])
+        .flatten()
         .collect();
     old.sort_unstable();
     old.dedup();
@@ -48,6 +49,7 @@ pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
         old.iter().copied().zip(free_ports(old.len())).collect();
     for org in &mut spec.orgs {
         for node in org.orderers.iter_mut().chain(org.peers.iter_mut()) {
+            node.operations_port = node.ops_port().map(|p| new[&p]);
             node.port = new[&node.port];
             node.gossip_port = node.gossip_port.map(|g| new[&g]);
         }

@@ -14,6 +14,7 @@ use crate::endorsement::simulator::{Invocation, PeerState, SimulationResults, Si
 use crate::identity::SigningIdentity;
 use crate::ledger::Ledger;
 use crate::lifecycle::{DefinitionSet, Definitions};
+use crate::operations::metrics;
 use crate::validation;
 use consort_proto::{
     ChaincodeDefinition, Endorsement, ProposalResponse, ProposalResponsePayload, Response,
@@ -21,7 +22,7 @@ use consort_proto::{
 };
 use prost::Message;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Endorses proposals for one channel on one peer.
 pub struct Endorser {
@@ -94,6 +95,19 @@ impl Endorser {
     /// be used) and no endorsement.
     #[tracing::instrument(skip_all, fields(tx_id))]
     pub async fn process(&self, signed: &SignedProposal) -> Result<ProposalResponse, EndorseError> {
+        metrics::proposal_received();
+        let started = Instant::now();
+        let result = self.process_checked(signed).await;
+        let endorsed = matches!(&result, Ok(r) if r.endorsement.is_some());
+        metrics::proposal_done(endorsed, started.elapsed());
+        result
+    }
+
+    /// [`process`](Self::process) without its metrics.
+    async fn process_checked(
+        &self,
+        signed: &SignedProposal,
+    ) -> Result<ProposalResponse, EndorseError> {
         let in_force = self.definitions.current();
         let checked = check_proposal(in_force.rules(), signed)?;
         tracing::Span::current().record("tx_id", checked.header.tx_id.as_str());
@@ -129,7 +143,14 @@ impl Endorser {
                 transient: checked.transient.clone(),
             },
         );
-        let (sim, result) = match runtime.execute(sim, self.timeout).await {
+        let ran = Instant::now();
+        let executed = runtime.execute(sim, self.timeout).await;
+        metrics::chaincode_executed(
+            &checked.header.chaincode,
+            matches!(&executed, Ok((_, Ok(_)))),
+            ran.elapsed(),
+        );
+        let (sim, result) = match executed {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(error = %e, "chaincode failed");
