@@ -104,6 +104,15 @@ async fn orderer_totals(t: &mut TestNet) -> (u64, u64) {
     })
 }
 
+/// One client per org, on peer1, peer0 and peer1 of orgs 1, 2 and 3.
+async fn mixed_clients(t: &TestNet) -> Vec<consort::client::Client> {
+    vec![
+        t.client_on(1, "peer1.org1").await.expect("client"),
+        t.client_on(2, "peer0.org2").await.expect("client"),
+        t.client_on(3, "peer1.org3").await.expect("client"),
+    ]
+}
+
 async fn height_of(t: &TestNet, peer: &str, msp: &str) -> u64 {
     let c = t.net.client(msp, Some(peer)).await.expect("client");
     c.status().await.expect("status").height
@@ -125,11 +134,7 @@ async fn one_puller_per_org_feeds_six_peers_and_a_dead_puller_is_replaced() {
     t.setup_token().await;
     let (bytes0, blocks0) = orderer_totals(&mut t).await;
     let h0 = height_of(&t, "peer0.org1", "Org1MSP").await;
-    let clients = vec![
-        t.client_on(1, "peer1.org1").await.expect("client"),
-        t.client_on(2, "peer0.org2").await.expect("client"),
-        t.client_on(3, "peer1.org3").await.expect("client"),
-    ];
+    let clients = mixed_clients(&t).await;
     let sent = transfer_load(clients, 300, 16, None, 11).await;
     let errors: Vec<&String> = sent.iter().filter_map(|s| s.error.as_ref()).collect();
     assert!(
@@ -200,6 +205,8 @@ async fn one_puller_per_org_feeds_six_peers_and_a_dead_puller_is_replaced() {
 
 /// A peer that was down while 500 transactions were committed catches up
 /// from the other peers with the whole ordering service stopped.
+/// `CONSORT_TEST_CATCHUP_TX` and `CONSORT_TEST_CATCHUP_CONCURRENCY` change
+/// the load (e.g. 2000 and 1 leave the peer about 1,000 blocks behind).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_was_down_catches_up_from_peers_alone() {
     let _g = serial().await;
@@ -219,7 +226,11 @@ async fn a_peer_that_was_down_catches_up_from_peers_alone() {
         t.client_on(2, "peer0.org2").await.expect("client"),
         t.client_on(3, "peer0.org3").await.expect("client"),
     ];
-    let sent = transfer_load(clients, count, 6, None, 21).await;
+    let concurrency: usize = std::env::var("CONSORT_TEST_CATCHUP_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let sent = transfer_load(clients, count, concurrency, None, 21).await;
     assert!(
         sent.iter().all(|s| s.acked_block.is_some()),
         "all acknowledged"
@@ -527,5 +538,35 @@ async fn outsiders_are_cut_off_and_a_forged_block_costs_its_sender_the_connectio
             );
         }
     }
+    t.net.stop_all();
+}
+
+/// The comparison for the gossip test's orderer traffic: every peer pulls
+/// from the orderers (`gossip_pull = "always"`), as without gossip. Run by
+/// hand: `cargo test -p consort --test gossip -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn orderer_traffic_when_every_peer_pulls() {
+    let _g = serial().await;
+    // The node processes inherit it.
+    std::env::set_var("CONSORT_GOSSIP_PULL", "always");
+    let mut t = TestNet::start_with(two_peers_per_org()).await;
+    std::env::remove_var("CONSORT_GOSSIP_PULL");
+    t.setup_token().await;
+    let (bytes0, blocks0) = orderer_totals(&mut t).await;
+    let h0 = height_of(&t, "peer0.org1", "Org1MSP").await;
+    let clients = mixed_clients(&t).await;
+    transfer_load(clients, 300, 16, None, 11).await;
+    let names = t.peer_names();
+    let all: Vec<&str> = names.iter().map(String::as_str).collect();
+    let h = wait_agree(&mut t, &all, h0 + 1, Duration::from_secs(60)).await;
+    let (bytes1, blocks1) = orderer_totals(&mut t).await;
+    let committed = h - h0;
+    println!(
+        "every peer pulls: {committed} blocks committed by 6 peers; orderers sent {} blocks, \
+         {} bytes per committed block",
+        blocks1 - blocks0,
+        (bytes1 - bytes0) / committed.max(1)
+    );
     t.net.stop_all();
 }
