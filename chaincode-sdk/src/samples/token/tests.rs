@@ -371,6 +371,22 @@ fn transfer_between_own_sub_accounts() {
     assert_eq!(moved, json!({"from": 25, "to": 15}));
 }
 
+/// `consort bench run --payload-bytes` sizes transactions through the memo:
+/// any length is accepted, and it stays in the arguments, never in state
+/// or the event.
+#[test]
+fn a_large_memo_is_accepted_and_not_stored() {
+    let mut stub = with_gold();
+    let memo = "x".repeat(64 * 1024);
+    let moved = send(&mut stub, &["GOLD", ALICE, BOB, "1", &memo]).unwrap();
+    assert_eq!(moved, json!({"from": 99, "to": 1}));
+    for key in stub.keys() {
+        let value = stub.state(&key).unwrap_or_default();
+        assert!(value.len() < 1024, "{key} holds {} bytes", value.len());
+    }
+    assert!(stub.events().iter().all(|e| e.payload.len() < 1024));
+}
+
 #[test]
 fn only_the_holder_may_transfer() {
     let mut stub = with_gold();
