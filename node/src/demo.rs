@@ -2,9 +2,9 @@
 //! and a scripted story of real transactions on its three sample chaincodes:
 //! `token`, `asset-transfer` and `supply-chain`.
 
+use crate::bench::run::token_account;
 use crate::client::{args, Client, ClientError};
 use crate::config::NetworkSpec;
-use crate::loadgen::token_account;
 use crate::localnet::{LocalNet, LocalNetError};
 use chaincode_sdk::samples::asset_transfer::Change;
 use chaincode_sdk::samples::supply_chain::Lot;
@@ -49,7 +49,19 @@ pub async fn start_network(
     base_port: u16,
     binary: &Path,
 ) -> Result<LocalNet, DemoError> {
-    let spec = NetworkSpec::three_orgs_with_peers(base_port, PEERS_PER_ORG);
+    start_network_with_peers(dir, base_port, PEERS_PER_ORG, binary).await
+}
+
+/// Generates and starts the demo network in `dir` with `peers_per_org`
+/// peers per org (at least one), on the ports of
+/// [`NetworkSpec::three_orgs_with_peers`].
+pub async fn start_network_with_peers(
+    dir: &Path,
+    base_port: u16,
+    peers_per_org: u16,
+    binary: &Path,
+) -> Result<LocalNet, DemoError> {
+    let spec = NetworkSpec::three_orgs_with_peers(base_port, peers_per_org);
     let mut net = LocalNet::generate(dir, &spec, binary)?;
     net.start_all()?;
     net.wait_ready(Duration::from_secs(60)).await?;

@@ -11,9 +11,10 @@
 //! [`identity`] (certificates, membership, TLS) and [`transport`] (gRPC over
 //! mutual TLS) carry all of it; [`config`] and [`node`] start a node;
 //! [`cryptogen`], [`localnet`] and [`demo`] make and run networks
-//! ([`fsutil`] writes their private keys); [`crashpoint`] lets recovery
-//! tests crash a node at a chosen point of its write paths; [`operations`]
-//! serves a node's health, metrics, log level and version over HTTP.
+//! ([`fsutil`] writes their private keys), and [`bench`] measures them
+//! under load; [`crashpoint`] lets recovery tests crash a node at a chosen
+//! point of its write paths; [`operations`] serves a node's health,
+//! metrics, log level and version over HTTP.
 #![warn(missing_docs)]
 
 /// The client library, `consort-client`: the node's CLI, demo, load
@@ -21,6 +22,7 @@
 pub use consort_client as client;
 
 pub mod access;
+pub mod bench;
 pub mod block;
 pub mod chaincode_host;
 pub mod config;
@@ -36,7 +38,6 @@ pub mod gossip;
 pub mod identity;
 pub mod ledger;
 pub mod lifecycle;
-pub mod loadgen;
 pub mod localnet;
 pub mod node;
 pub mod operations;

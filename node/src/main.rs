@@ -59,7 +59,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(conn) => cli::chain::status(conn).await,
         Command::Peer(cmd) => cli::peer::run(cmd).await,
         Command::Ledger(cmd) => cli::ledger::run(cmd),
-        Command::Load(args) => cli::load::run(args).await,
+        Command::Bench(cmd) => cli::bench::run(cmd).await,
+        Command::Load(args) => cli::bench::run::run(args).await,
         Command::Orderer(cmd) => cli::orderer::run(cmd).await,
         Command::Chaincode(cmd) => cli::chaincode::run(cmd).await,
     }

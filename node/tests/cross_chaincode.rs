@@ -23,7 +23,7 @@ async fn a_sale_writes_both_chaincodes_state_under_both_policies() {
     let mut t = TestNet::start_with(spec).await;
     let c1 = t.client(1).await;
     // The buyer is the caller: Org1's user1 holds this token account.
-    let bob = consort::loadgen::token_account(&c1);
+    let bob = consort::bench::run::token_account(&c1);
     for (cc, function, call) in [
         ("token", "create", vec!["GOLD", "1000"]),
         ("token", "issue", vec!["GOLD", bob.as_str(), "500", "setup"]),

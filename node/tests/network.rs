@@ -287,20 +287,27 @@ async fn validation_codes_on_a_live_network() {
         "the index keeps the original"
     );
 
-    // The load generator: every transfer ends VALID or MVCC_READ_CONFLICT.
-    let spec = consort::loadgen::LoadSpec {
+    // The load generator: every transfer ends VALID or MVCC_READ_CONFLICT
+    // (four accounts for four workers per identity: pairs are shared).
+    let spec = consort::bench::run::RunSpec {
         symbol: "LOADT".into(),
-        accounts: 4,
-        count: 40,
+        accounts: Some(4),
+        stop: consort::bench::run::Stop::Count(40),
         concurrency: 8,
         max_duration: Duration::from_secs(60),
+        ..Default::default()
     };
-    let r = consort::loadgen::run(&[c1.clone(), c2.clone()], &spec)
+    let r = consort::bench::run::run(&[c1.clone(), c2.clone()], &spec, None)
         .await
         .unwrap();
-    assert_eq!((r.sent, r.failed), (40, 0));
-    assert_eq!(r.valid + r.mvcc, 40);
-    assert!(r.valid > 0 && r.committed_per_sec() > 0.0);
+    assert_eq!((r.sent, r.failed), (40, 0), "{:?}", r.first_error);
+    assert_eq!(r.valid + r.invalid, 40);
+    assert!(r
+        .invalid_by_code
+        .keys()
+        .all(|code| code == "MVCC_READ_CONFLICT"));
+    assert!(r.valid > 0 && r.committed_tps > 0.0);
+    assert!(r.latency.p50_ms > 0.0 && r.latency.p50_ms <= r.latency.p99_ms);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

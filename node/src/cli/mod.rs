@@ -1,12 +1,12 @@
 //! The `consort` command line: the top-level clap definitions and what the command groups share.
 
+pub(crate) mod bench;
 pub(crate) mod call;
 pub(crate) mod chain;
 pub(crate) mod chaincode;
 pub(crate) mod crypto;
 pub(crate) mod demo;
 pub(crate) mod ledger;
-pub(crate) mod load;
 pub(crate) mod node;
 pub(crate) mod orderer;
 pub(crate) mod peer;
@@ -51,8 +51,12 @@ pub(crate) enum Command {
     /// Offline ledger tools.
     #[command(subcommand)]
     Ledger(ledger::LedgerCmd),
-    /// Run a bounded load of token transfers and report throughput and latency.
-    Load(load::LoadArgs),
+    /// Benchmarks that size a network.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+    /// Alias of `consort bench run`: token transfers through a network's
+    /// gateways, with throughput and latency.
+    Load(bench::run::RunArgs),
     /// Ordering service tools.
     #[command(subcommand)]
     Orderer(orderer::OrdererCmd),

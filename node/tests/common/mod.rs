@@ -58,7 +58,7 @@ pub fn with_free_ports(mut spec: NetworkSpec) -> NetworkSpec {
 }
 
 /// The token accounts of the three orgs' `user1` clients (see
-/// `consort::loadgen::token_account`); each holds ACCOUNTS sub-accounts.
+/// `consort::bench::run::token_account`); each holds ACCOUNTS sub-accounts.
 pub const HOLDERS: [&str; 3] = [
     "Org1MSP:user1@org1",
     "Org2MSP:user1@org2",
@@ -77,7 +77,7 @@ pub fn sub_account(holder: &str, i: usize) -> String {
 
 /// Sub-account `i` of the identity `c` signs as: accounts `c` may transfer from.
 pub fn acct(c: &Client, i: usize) -> String {
-    sub_account(&consort::loadgen::token_account(c), i)
+    sub_account(&consort::bench::run::token_account(c), i)
 }
 
 impl TestNet {
