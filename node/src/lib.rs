@@ -21,6 +21,7 @@
 pub use consort_client as client;
 
 pub mod access;
+pub mod bench;
 pub mod block;
 pub mod chaincode_host;
 pub mod config;

@@ -60,6 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Peer(cmd) => cli::peer::run(cmd).await,
         Command::Ledger(cmd) => cli::ledger::run(cmd),
         Command::Load(args) => cli::load::run(args).await,
+        Command::Bench(cmd) => cli::bench::run(cmd).await,
         Command::Orderer(cmd) => cli::orderer::run(cmd).await,
         Command::Chaincode(cmd) => cli::chaincode::run(cmd).await,
     }

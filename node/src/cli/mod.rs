@@ -1,5 +1,6 @@
 //! The `consort` command line: the top-level clap definitions and what the command groups share.
 
+pub(crate) mod bench;
 pub(crate) mod call;
 pub(crate) mod chain;
 pub(crate) mod chaincode;
@@ -53,6 +54,10 @@ pub(crate) enum Command {
     Ledger(ledger::LedgerCmd),
     /// Run a bounded load of token transfers and report throughput and latency.
     Load(load::LoadArgs),
+    /// Benchmarks: a network's throughput, one peer's commit path, the
+    /// machine's crypto ceiling.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
     /// Ordering service tools.
     #[command(subcommand)]
     Orderer(orderer::OrdererCmd),
