@@ -51,7 +51,8 @@ pub(crate) enum Command {
     /// Offline ledger tools.
     #[command(subcommand)]
     Ledger(ledger::LedgerCmd),
-    /// Benchmarks that size a network.
+    /// Benchmarks: a network's throughput, one peer's commit path, the
+    /// machine's crypto ceiling.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
     /// Alias of `consort bench run`: token transfers through a network's

@@ -11,7 +11,7 @@ pub mod status;
 
 use crate::endorsement::endorser::{check_proposal, EndorseError, Endorser};
 use crate::identity::Msp;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerSummary};
 use crate::lifecycle;
 use crate::transport::Dialer;
 use crate::validation::codes;
@@ -75,6 +75,9 @@ pub struct GatewayParts {
 pub struct GatewayService {
     p: Arc<GatewayParts>,
     next_orderer: Arc<AtomicUsize>,
+    /// The last [`PeerStatus`](Gateway::peer_status) summary: its state
+    /// hash is a full scan, made at most once per height, one at a time.
+    summary: Arc<tokio::sync::Mutex<Option<LedgerSummary>>>,
 }
 
 impl GatewayService {
@@ -84,7 +87,21 @@ impl GatewayService {
         GatewayService {
             p: Arc::new(p),
             next_orderer: Arc::new(AtomicUsize::new(start)),
+            summary: Arc::default(),
         }
+    }
+
+    /// Runs a read of the ledger on a blocking thread, off the async
+    /// runtime's threads.
+    async fn read_ledger<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Ledger) -> Result<T, crate::ledger::LedgerError> + Send + 'static,
+    ) -> Result<T, Status> {
+        let ledger = self.p.ledger.clone();
+        tokio::task::spawn_blocking(move || read(&ledger))
+            .await
+            .map_err(|e| Status::internal(format!("ledger read failed: {e}")))?
+            .map_err(node_failure)
     }
 
     /// The tonic server for the gateway.
@@ -449,7 +466,7 @@ impl Gateway for GatewayService {
         req: Request<GetBlockRequest>,
     ) -> Result<Response<CommittedBlock>, Status> {
         let n = req.into_inner().number;
-        match self.p.ledger.block(n).map_err(node_failure)? {
+        match self.read_ledger(move |l| l.block(n)).await? {
             Some(b) => Ok(Response::new(b)),
             None => Err(reason::status(
                 R::NotCommitted,
@@ -466,22 +483,23 @@ impl Gateway for GatewayService {
         req: Request<GetTransactionRequest>,
     ) -> Result<Response<TransactionInfo>, Status> {
         let tx_id = req.into_inner().tx_id;
-        let rec = self
-            .p
-            .ledger
-            .tx(&tx_id)
-            .map_err(node_failure)?
-            .ok_or_else(|| {
-                reason::status(R::NotCommitted, format!("transaction {tx_id} not found"))
-            })?;
-        let envelope = self
-            .p
-            .ledger
-            .block(rec.block)
-            .map_err(node_failure)?
-            .and_then(|b| b.block)
-            .and_then(|b| b.data.get(rec.tx_num as usize).cloned())
-            .unwrap_or_default();
+        let id = tx_id.clone();
+        let found = self
+            .read_ledger(move |l| {
+                let Some(rec) = l.tx(&id)? else {
+                    return Ok(None);
+                };
+                let envelope = l
+                    .block(rec.block)?
+                    .and_then(|b| b.block)
+                    .and_then(|b| b.data.get(rec.tx_num as usize).cloned())
+                    .unwrap_or_default();
+                Ok(Some((rec, envelope)))
+            })
+            .await?;
+        let (rec, envelope) = found.ok_or_else(|| {
+            reason::status(R::NotCommitted, format!("transaction {tx_id} not found"))
+        })?;
         Ok(Response::new(TransactionInfo {
             tx_id,
             block_number: rec.block,
@@ -495,18 +513,21 @@ impl Gateway for GatewayService {
         &self,
         _req: Request<PeerStatusRequest>,
     ) -> Result<Response<PeerStatusResponse>, Status> {
-        let l = &self.p.ledger;
-        let err = |e: crate::ledger::LedgerError| node_failure(e);
+        let mut cached = self.summary.lock().await;
+        let summary = match *cached {
+            Some(s) if s.height == self.p.ledger.height() => s,
+            _ => {
+                let s = self.read_ledger(|l| l.summary()).await?;
+                *cached = Some(s);
+                s
+            }
+        };
         Ok(Response::new(PeerStatusResponse {
             msp_id: self.p.msp_id.clone(),
             name: self.p.name.clone(),
-            height: l.height(),
-            last_block_hash: l
-                .last_hash()
-                .map_err(err)?
-                .map(|h| h.to_vec())
-                .unwrap_or_default(),
-            state_hash: l.state_hash().map_err(err)?.to_vec(),
+            height: summary.height,
+            last_block_hash: summary.last_hash.map(|h| h.to_vec()).unwrap_or_default(),
+            state_hash: summary.state_hash.to_vec(),
         }))
     }
 

@@ -140,6 +140,17 @@ impl OrdererDb {
         self.db.write_opt(batch, &wo)
     }
 
+    /// [`synced`](Self::synced) on a blocking thread: the fsync does not
+    /// hold up one of the async runtime's threads (openraft's storage
+    /// callbacks run on them).
+    async fn synced_off_runtime(&self, batch: WriteBatch) -> std::io::Result<()> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.synced(batch))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)
+    }
+
     /// An ordered block by number.
     pub fn block(&self, number: u64) -> Result<Option<Block>, StoreError> {
         match self
@@ -166,10 +177,10 @@ impl LogStore {
     }
 
     /// Writes `entries` to the log in one synced batch.
-    fn write_entries(
+    async fn write_entries(
         &self,
         entries: impl IntoIterator<Item = Entry<TypeConfig>>,
-    ) -> Result<(), rocksdb::Error> {
+    ) -> std::io::Result<()> {
         let mut batch = WriteBatch::default();
         for entry in entries {
             batch.put_cf(
@@ -178,7 +189,7 @@ impl LogStore {
                 codec::encode(&entry),
             );
         }
-        self.db.synced(batch)
+        self.db.synced_off_runtime(batch).await
     }
 
     fn last_purged(&self) -> Result<Option<LogId<NodeId>>, SErr> {
@@ -250,7 +261,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.db.cf(CF_RAFT_META), b"vote", codec::encode(vote));
         self.db
-            .synced(batch)
+            .synced_off_runtime(batch)
+            .await
             .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, e))
     }
 
@@ -285,14 +297,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         crashpoint::hit(CrashPoint::LogAppendBeforeWrite);
-        let result = self.write_entries(entries);
+        let result = self.write_entries(entries).await;
         if result.is_ok() {
             crashpoint::hit(CrashPoint::LogAppendAfterWrite);
         }
-        let io = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.clone()));
+        let io = match &result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        };
         callback.log_io_completed(io);
         result.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))
     }
@@ -306,7 +318,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         );
         batch.delete_cf(self.db.cf(CF_LOG), u64::MAX.to_be_bytes());
         self.db
-            .synced(batch)
+            .synced_off_runtime(batch)
+            .await
             .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Delete, e))
     }
 
@@ -323,7 +336,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             (log_id.index + 1).to_be_bytes(),
         );
         self.db
-            .synced(batch)
+            .synced_off_runtime(batch)
+            .await
             .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Delete, e))
     }
 }
@@ -625,7 +639,8 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
         crashpoint::hit(CrashPoint::ApplyBeforeMeta);
         batch.put_cf(self.db.cf(CF_SM_META), b"meta", codec::encode(&self.meta));
         self.db
-            .synced(batch)
+            .synced_off_runtime(batch)
+            .await
             .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
         crashpoint::hit(CrashPoint::ApplyAfterWrite);
         if tip != self.tip {
@@ -676,7 +691,8 @@ impl RaftStateMachine<TypeConfig> for BlockMachine {
         };
         batch.put_cf(self.db.cf(CF_SM_META), b"snapshot", codec::encode(&stored));
         self.db
-            .synced(batch)
+            .synced_off_runtime(batch)
+            .await
             .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
         self.tip = tip;
         self.tip_tx.send_replace(self.tip);

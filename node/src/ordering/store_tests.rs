@@ -212,8 +212,10 @@ async fn the_log_appends_reads_truncates_and_purges() {
         log_id: log_id(2, 11),
         payload: EntryPayload::Normal(RaftBlock(b"a block".to_vec())),
     };
-    log.write_entries((1..=10).map(|i| blank(1, i))).unwrap();
-    log.write_entries([normal.clone()]).unwrap();
+    log.write_entries((1..=10).map(|i| blank(1, i)))
+        .await
+        .unwrap();
+    log.write_entries([normal.clone()]).await.unwrap();
     assert_eq!(
         indexes(&mut log, 1..=11).await,
         (1..=11).collect::<Vec<_>>()
@@ -284,7 +286,7 @@ async fn vote_and_committed_survive_a_reopen() {
 async fn a_damaged_log_record_is_a_storage_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open_log(&dir.path().join("orderer"));
-    log.write_entries([blank(1, 1)]).unwrap();
+    log.write_entries([blank(1, 1)]).await.unwrap();
     log.db
         .db
         .put_cf(log.db.cf(CF_LOG), 2u64.to_be_bytes(), b"\xff\xff garbage")

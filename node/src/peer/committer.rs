@@ -5,9 +5,10 @@
 use crate::block::{self, BlockError};
 use crate::ledger::{BlockUpdate, Ledger, LedgerError};
 use crate::lifecycle::Definitions;
-use crate::validation::{self, ChannelRules};
+use crate::validation;
 use consort_proto::{Block, CommittedBlock, TxValidationCode as Code};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Why a block was not committed.
@@ -42,8 +43,49 @@ impl std::fmt::Debug for Committer {
     }
 }
 
-/// Transactions per thread above which phase 1 runs on two threads.
-const PARALLEL_THRESHOLD: usize = 32;
+/// Where one block's commit spent its time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitTimings {
+    /// Chain link and the orderer's signature on the block.
+    pub block_checks: Duration,
+    /// Phase 1: decoding, identities and structure.
+    pub prepare: Duration,
+    /// Phase 1: the transactions' signatures.
+    pub signatures: Duration,
+    /// Phase 1: counting endorsers, evaluating endorsement policies.
+    pub policy: Duration,
+    /// Phase 2: duplicate IDs, MVCC read versions, phantom reads.
+    pub mvcc: Duration,
+    /// Building the block's write batch.
+    pub write_batch: Duration,
+    /// Writing the batch to RocksDB, synced to disk.
+    pub write_sync: Duration,
+}
+
+impl CommitTimings {
+    /// The sum of the parts.
+    pub fn total(&self) -> Duration {
+        self.block_checks
+            + self.prepare
+            + self.signatures
+            + self.policy
+            + self.mvcc
+            + self.write_batch
+            + self.write_sync
+    }
+}
+
+impl std::ops::AddAssign for CommitTimings {
+    fn add_assign(&mut self, o: Self) {
+        self.block_checks += o.block_checks;
+        self.prepare += o.prepare;
+        self.signatures += o.signatures;
+        self.policy += o.policy;
+        self.mvcc += o.mvcc;
+        self.write_batch += o.write_batch;
+        self.write_sync += o.write_sync;
+    }
+}
 
 impl Committer {
     /// A committer for `ledger`; commits the genesis block if the ledger is
@@ -102,6 +144,12 @@ impl Committer {
     /// synced RocksDB write): call from a blocking thread.
     pub fn commit(&self, b: Block) -> Result<Vec<Code>, CommitError> {
         let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.commit_locked(b).map(|(codes, _)| codes)
+    }
+
+    /// As [`commit`](Self::commit), with where the time went.
+    pub fn commit_timed(&self, b: Block) -> Result<(Vec<Code>, CommitTimings), CommitError> {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.commit_locked(b)
     }
 
@@ -113,12 +161,13 @@ impl Committer {
         if block::decode_header(&b)?.number < self.ledger.height() {
             return Ok(None);
         }
-        self.commit_locked(b).map(Some)
+        self.commit_locked(b).map(|(codes, _)| Some(codes))
     }
 
     #[tracing::instrument(skip_all, fields(block))]
-    fn commit_locked(&self, b: Block) -> Result<Vec<Code>, CommitError> {
-        let started = std::time::Instant::now();
+    fn commit_locked(&self, b: Block) -> Result<(Vec<Code>, CommitTimings), CommitError> {
+        let started = Instant::now();
+        let mut t = CommitTimings::default();
         let height = self.ledger.height();
         let prev = self.ledger.last_hash()?.unwrap_or([0; 32]);
         // Block N is validated against the definitions as of block N-1.
@@ -127,7 +176,11 @@ impl Committer {
         let header = block::check_link(&b, &rules.channel_id, height, &prev)?;
         tracing::Span::current().record("block", header.number);
         block::check_signature(&b, header.number, &rules.msp)?;
-        let checked = check_all(rules, &b.data);
+        t.block_checks = started.elapsed();
+        let (checked, phase1) = validation::phase1::check_block_timed(rules, &b.data);
+        t.prepare = phase1.prepare;
+        t.signatures = phase1.signatures;
+        t.policy = phase1.policy;
         for (tx, rejected) in checked.iter().enumerate() {
             if let Err(validation::Rejected {
                 tx_id,
@@ -145,7 +198,9 @@ impl Committer {
                 );
             }
         }
+        let mvcc_started = Instant::now();
         let result = validation::validate_block(self.ledger.as_ref(), checked)?;
+        t.mvcc = mvcc_started.elapsed();
         let codes = result.codes.clone();
         let update = BlockUpdate {
             hash: block::block_hash(&b),
@@ -158,7 +213,9 @@ impl Committer {
             writes: result.writes,
             txs: result.txs,
         };
-        self.ledger.commit(&update)?;
+        let written = self.ledger.commit_timed(&update)?;
+        t.write_batch = written.batch;
+        t.write_sync = written.write;
         self.definitions.apply(&update.writes);
         self.height.send_replace(header.number + 1);
         crate::operations::metrics::block_committed(
@@ -174,37 +231,8 @@ impl Committer {
             valid,
             "committed block"
         );
-        Ok(codes)
+        Ok((codes, t))
     }
-}
-
-/// Phase 1 for every transaction of a block, on two threads for large blocks.
-fn check_all(
-    rules: &ChannelRules,
-    data: &[Vec<u8>],
-) -> Vec<Result<validation::CheckedTx, validation::Rejected>> {
-    if data.len() < PARALLEL_THRESHOLD {
-        return data
-            .iter()
-            .map(|d| validation::check_tx(rules, d))
-            .collect();
-    }
-    let mid = data.len() / 2;
-    let (a, b) = data.split_at(mid);
-    std::thread::scope(|s| {
-        let left = s.spawn(|| {
-            a.iter()
-                .map(|d| validation::check_tx(rules, d))
-                .collect::<Vec<_>>()
-        });
-        let mut right: Vec<_> = b.iter().map(|d| validation::check_tx(rules, d)).collect();
-        let mut out = left.join().unwrap_or_else(|_| {
-            // A panic in phase 1 is a bug; re-run sequentially rather than lose the block.
-            a.iter().map(|d| validation::check_tx(rules, d)).collect()
-        });
-        out.append(&mut right);
-        out
-    })
 }
 
 #[cfg(test)]

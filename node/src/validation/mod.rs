@@ -1,9 +1,11 @@
 //! Validation of ordered transactions, in two phases:
 //!
-//! 1. [`check_tx`]: everything that depends on the transaction alone (decoding,
-//!    creator identity and signature, transaction ID, endorsement signatures
-//!    and policy). Independent per transaction, so it can run in parallel or
-//!    batch its signature checks.
+//! 1. [`check_tx`] for one transaction, [`check_block`] for a block's:
+//!    everything that depends on the transaction alone (decoding, creator
+//!    identity and signature, transaction ID, endorsement signatures and
+//!    policy). [`check_block`] runs it over all cores and verifies the
+//!    block's Ed25519 signatures in batches, with results identical to
+//!    [`check_tx`] on each transaction (see [`phase1`]).
 //! 2. [`validate_block`]: in block order, what depends on the ledger and on
 //!    earlier transactions of the block (duplicate IDs, MVCC read versions,
 //!    phantom reads in scanned ranges).
@@ -15,14 +17,15 @@ pub use consort_client::tx::{compute_tx_id, endorsement_message, proposal_hash};
 
 use crate::identity::Msp;
 use crate::ledger::StateWrite;
-use crate::policy::{all_satisfied, Policy};
-use consort_proto::{
-    Envelope, ProposalHeader, ProposalResponsePayload, RangeQueryInfo, Transaction, TxReadWriteSet,
-    TxRwSet, TxValidationCode as Code, Version,
-};
-use prost::Message;
+use crate::policy::Policy;
+use consort_proto::{RangeQueryInfo, TxReadWriteSet, TxRwSet, TxValidationCode as Code, Version};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+
+pub mod phase1;
+pub mod signatures;
+
+pub use phase1::{check_block, check_tx};
 
 /// What validation needs to know about the channel.
 #[derive(Debug, Clone)]
@@ -103,129 +106,13 @@ pub struct Rejected {
     pub reason: Option<String>,
 }
 
-fn reject(code: Code) -> Rejected {
-    Rejected {
-        tx_id: None,
-        code,
-        reason: None,
-    }
-}
-
-/// Phase 1: checks that depend on the transaction alone.
-pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx, Rejected> {
-    if envelope_bytes.is_empty() {
-        return Err(reject(Code::NilEnvelope));
-    }
-    let env = Envelope::decode(envelope_bytes).map_err(|_| reject(Code::BadPayload))?;
-    if env.payload.is_empty() {
-        return Err(reject(Code::NilEnvelope));
-    }
-    let tx = Transaction::decode(env.payload.as_slice()).map_err(|_| reject(Code::BadPayload))?;
-    let header =
-        ProposalHeader::decode(tx.header.as_slice()).map_err(|_| reject(Code::BadCommonHeader))?;
-    if header.tx_id.is_empty() || header.chaincode.is_empty() {
-        return Err(reject(Code::BadCommonHeader));
-    }
-    if header.channel_id != rules.channel_id {
-        return Err(reject(Code::TargetChainNotFound));
-    }
-    let creator = rules
-        .msp
-        .validate(&header.creator)
-        .map_err(|_| reject(Code::BadCreatorSignature))?;
-    creator
-        .verify(&env.payload, &env.signature)
-        .map_err(|_| reject(Code::BadCreatorSignature))?;
-    if header.nonce.is_empty() || compute_tx_id(&header.nonce, &header.creator) != header.tx_id {
-        return Err(reject(Code::BadProposalTxid));
-    }
-    // From here on the ID is authenticated by the creator's signature.
-    let rejected = |code| Rejected {
-        tx_id: Some(header.tx_id.clone()),
-        code,
-        reason: None,
-    };
-    let invoked_policy = rules
-        .policies
-        .get(&header.chaincode)
-        .ok_or_else(|| rejected(Code::InvalidChaincode))?;
-    let prp = ProposalResponsePayload::decode(tx.response_payload.as_slice())
-        .map_err(|_| rejected(Code::BadResponsePayload))?;
-    if prp.proposal_hash != proposal_hash(&tx.header, &tx.input)
-        || prp.chaincode != header.chaincode
-        || prp.response.as_ref().map(|r| r.status) != Some(200)
-    {
-        return Err(rejected(Code::InvalidEndorserTransaction));
-    }
-    let rwset =
-        TxReadWriteSet::decode(prp.results.as_slice()).map_err(|_| rejected(Code::BadRwset))?;
-    let policies = policies_to_satisfy(rules, &header.chaincode, invoked_policy, &rwset.ns_rwsets)
-        .ok_or_else(|| rejected(Code::BadRwset))?;
-    // One signer per identity (org and certificate hash), whatever bytes
-    // encode it; an identity is taken once its signature verifies, so an
-    // earlier bad copy does not hide a good one.
-    let mut seen = HashSet::new();
-    let mut signers = Vec::with_capacity(tx.endorsements.len());
-    for e in &tx.endorsements {
-        let Ok(endorser) = rules.msp.validate(&e.endorser) else {
-            continue;
-        };
-        let id = endorser.signer_id();
-        if seen.contains(&id) {
-            continue;
-        }
-        let msg = endorsement_message(&tx.response_payload, &e.endorser);
-        if endorser.verify(&msg, &e.signature).is_ok() {
-            seen.insert(id);
-            signers.push(endorser.signer());
-        }
-    }
-    // `_lifecycle` has a policy per key written (an org's approval needs
-    // that org's peer) in place of one policy for the chaincode, and only
-    // `_lifecycle` itself may write it; every other namespace written needs
-    // its chaincode's policy. A policy too complex to evaluate fails the
-    // transaction like an unsatisfied one, with the reason recorded.
-    let lifecycle = crate::lifecycle::NAMESPACE;
-    let invoked_lifecycle = header.chaincode == lifecycle;
-    let keys_endorsed = rwset
-        .ns_rwsets
-        .iter()
-        .filter(|ns| ns.namespace == lifecycle)
-        .map(|ns| {
-            if invoked_lifecycle {
-                crate::lifecycle::key_policy::endorsed(ns, invoked_policy, &signers)
-            } else {
-                Ok(ns.writes.is_empty())
-            }
-        });
-    let skip = usize::from(invoked_lifecycle);
-    let policies_endorsed = policies
-        .iter()
-        .skip(skip)
-        .map(|policy| policy.evaluate(&signers));
-    match all_satisfied(keys_endorsed.chain(policies_endorsed)) {
-        Ok(true) => {}
-        Ok(false) => return Err(rejected(Code::EndorsementPolicyFailure)),
-        Err(e) => {
-            return Err(Rejected {
-                reason: Some(e.to_string()),
-                ..rejected(Code::EndorsementPolicyFailure)
-            })
-        }
-    }
-    Ok(CheckedTx {
-        tx_id: header.tx_id,
-        rwset,
-    })
-}
-
 /// The endorsement policies a transaction invoking `invoked` must satisfy:
 /// the invoked chaincode's, and that of every other namespace it writes
 /// (a namespace it only reads needs none). `None` when the read/write set is
 /// malformed: namespaces out of order or repeated, the invoked chaincode's
 /// missing, or a namespace without a policy (not a defined chaincode nor a
 /// system namespace given a policy).
-fn policies_to_satisfy<'a>(
+pub(crate) fn policies_to_satisfy<'a>(
     rules: &'a ChannelRules,
     invoked: &str,
     invoked_policy: &'a Arc<Policy>,
@@ -405,5 +292,7 @@ fn range_unchanged<S: StateView>(
 mod identity_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod parallel_tests;
 #[cfg(test)]
 mod tests;

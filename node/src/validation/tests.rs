@@ -1,6 +1,8 @@
 use super::*;
 use crate::testkit::{endorsed_envelope, Consortium};
+use consort_proto::{Envelope, ProposalResponsePayload, Transaction};
 use consort_proto::{KvRead, KvWrite, RangeQueryInfo, TxReadWriteSet, TxRwSet, Version};
+use prost::Message;
 use std::collections::HashMap;
 
 /// An in-memory state view for phase-2 tests: `versions` of namespace

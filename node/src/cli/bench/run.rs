@@ -7,6 +7,7 @@ use crate::cli::{explain, shutdown_signal};
 use crate::init_logging;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
+use consort::bench::ceiling::{self, Ceiling, NetworkShape};
 use consort::bench::run::{CeilingFigures, Progress, Report, RunSpec, Stop};
 use consort::client::Client;
 use consort::config::{ClientProfile, NodeRole};
@@ -278,25 +279,27 @@ async fn show_progress(mut progress: watch::Receiver<Progress>, stop: Stop, max:
     bar.finish_and_clear();
 }
 
-// The crypto ceiling: `consort::bench::ceiling` measures it. Until that
-// module is on this branch, `Ceiling` stands in for its type and
-// `measure_ceiling` is the single call site.
-
-/// Stand-in for `consort::bench::ceiling::Ceiling`.
-#[derive(Debug, Clone, Copy)]
-struct Ceiling;
-
-/// Measures the crypto ceiling for about `seconds` on a blocking thread,
-/// before the load starts; `None` when `seconds` is 0.
+/// Measures the crypto ceiling (`consort::bench::ceiling`) for about
+/// `seconds` on a blocking thread, before the load starts; `None` when
+/// `seconds` is 0.
 async fn measure_ceiling(seconds: f64) -> Result<Option<Ceiling>> {
-    if seconds <= 0.0 {
+    if seconds.is_nan() || seconds <= 0.0 {
         return Ok(None);
     }
-    // CEILING: call consort::bench::ceiling::measure(budget) in spawn_blocking here.
-    Ok(None)
+    let budget = Duration::from_secs_f64(seconds.min(600.0));
+    Ok(Some(
+        tokio::task::spawn_blocking(move || ceiling::measure(budget)).await?,
+    ))
 }
 
 /// The run's share of the ceiling of a network of `peers` and `endorsers`.
-fn ceiling_figures(_c: &Ceiling, committed_tps: f64, peers: u32, endorsers: u32) -> CeilingFigures {
-    CeilingFigures::new(committed_tps, peers, endorsers, 0.0, 0.0)
+fn ceiling_figures(c: &Ceiling, committed_tps: f64, peers: u32, endorsers: u32) -> CeilingFigures {
+    let shape = NetworkShape { peers, endorsers };
+    CeilingFigures::new(
+        committed_tps,
+        peers,
+        endorsers,
+        c.network_tps(shape, false),
+        c.network_tps(shape, true),
+    )
 }
