@@ -166,7 +166,7 @@ mod tests {
                 "n={n} bad_every={bad_every}"
             );
             let bad = single.iter().filter(|ok| !**ok).count();
-            let expected = if bad_every == 0 { 0 } else { n / bad_every };
+            let expected = n.checked_div(bad_every).unwrap_or(0);
             assert_eq!(bad, expected);
         }
     }
