@@ -110,6 +110,16 @@ fn bench_run_on_its_own_demo_network_reports_text_and_json() {
     for phase in ["endorse", "ordered", "committed", "end_to_end"] {
         assert!(v["phases"][phase]["p99_ms"].is_number(), "{phase}: {v}");
     }
+    // The crypto ceiling of three peers and two endorsements, and the run's
+    // share of it.
+    let c = &v["ceiling"];
+    assert_eq!(
+        (c["peers"].as_u64(), c["endorsers"].as_u64()),
+        (Some(3), Some(2))
+    );
+    for figure in ["single_verify_tps", "batched_tps", "single_verify_pct"] {
+        assert!(c[figure].as_f64().expect(figure) > 0.0, "{c}");
+    }
 
     // Every node it started is stopped: its ports are free again.
     let port: u16 = base.parse().expect("port");
