@@ -4,8 +4,9 @@
 
 use crate::block::{self, BlockError};
 use crate::ledger::{BlockUpdate, Ledger, LedgerError};
-use crate::lifecycle::Definitions;
+use crate::lifecycle::{DefinitionSet, Definitions};
 use crate::validation;
+use crate::validation::phase1::Phase1Timings;
 use consort_proto::{Block, CommittedBlock, TxValidationCode as Code};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +40,26 @@ impl std::fmt::Debug for Committer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Committer")
             .field("height", &self.ledger.height())
+            .finish()
+    }
+}
+
+/// Phase 1's outcome for each transaction of a block.
+type Phase1Results = Vec<Result<validation::CheckedTx, validation::Rejected>>;
+
+/// A block whose phase 1 ran ahead of its commit ([`Committer::pre_check`]).
+pub struct PreChecked {
+    block: Block,
+    /// The definitions phase 1 used.
+    in_force: Arc<DefinitionSet>,
+    checked: Phase1Results,
+    timings: Phase1Timings,
+}
+
+impl std::fmt::Debug for PreChecked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreChecked")
+            .field("txs", &self.checked.len())
             .finish()
     }
 }
@@ -164,8 +185,67 @@ impl Committer {
         self.commit_locked(b).map(|(codes, _)| Some(codes))
     }
 
-    #[tracing::instrument(skip_all, fields(block))]
+    /// Phase 1 of `b` ahead of its commit, against the definitions in force
+    /// now, without waiting for the commit in progress: blocking CPU work on
+    /// all cores. [`commit_checked`](Self::commit_checked) uses the result
+    /// if the definitions are still the same when the block commits (the
+    /// block before it did not change a chaincode definition), and redoes
+    /// phase 1 otherwise.
+    pub fn pre_check(&self, b: Block) -> PreChecked {
+        let in_force = self.definitions.current();
+        let (checked, timings) = validation::phase1::check_block_timed(in_force.rules(), &b.data);
+        PreChecked {
+            block: b,
+            in_force,
+            checked,
+            timings,
+        }
+    }
+
+    /// Commits a block checked ahead by [`pre_check`](Self::pre_check);
+    /// otherwise as [`commit_timed`](Self::commit_timed).
+    pub fn commit_checked(
+        &self,
+        pre: PreChecked,
+    ) -> Result<(Vec<Code>, CommitTimings), CommitError> {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let PreChecked {
+            block,
+            in_force,
+            checked,
+            timings,
+        } = pre;
+        self.commit_with(block, Some((in_force, checked, timings)))
+    }
+
+    /// As [`commit_checked`](Self::commit_checked), but a block the ledger
+    /// already has is skipped (`Ok(None)`), as in
+    /// [`commit_next`](Self::commit_next).
+    pub fn commit_checked_next(&self, pre: PreChecked) -> Result<Option<Vec<Code>>, CommitError> {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if block::decode_header(&pre.block)?.number < self.ledger.height() {
+            return Ok(None);
+        }
+        let PreChecked {
+            block,
+            in_force,
+            checked,
+            timings,
+        } = pre;
+        self.commit_with(block, Some((in_force, checked, timings)))
+            .map(|(codes, _)| Some(codes))
+    }
+
     fn commit_locked(&self, b: Block) -> Result<(Vec<Code>, CommitTimings), CommitError> {
+        self.commit_with(b, None)
+    }
+
+    #[tracing::instrument(skip_all, fields(block))]
+    fn commit_with(
+        &self,
+        b: Block,
+        pre: Option<(Arc<DefinitionSet>, Phase1Results, Phase1Timings)>,
+    ) -> Result<(Vec<Code>, CommitTimings), CommitError> {
         let started = Instant::now();
         let mut t = CommitTimings::default();
         let height = self.ledger.height();
@@ -177,7 +257,14 @@ impl Committer {
         tracing::Span::current().record("block", header.number);
         block::check_signature(&b, header.number, &rules.msp)?;
         t.block_checks = started.elapsed();
-        let (checked, phase1) = validation::phase1::check_block_timed(rules, &b.data);
+        let (checked, phase1) = match pre {
+            Some((checked_against, checked, timings))
+                if Arc::ptr_eq(&checked_against, &in_force) =>
+            {
+                (checked, timings)
+            }
+            _ => validation::phase1::check_block_timed(rules, &b.data),
+        };
         t.prepare = phase1.prepare;
         t.signatures = phase1.signatures;
         t.policy = phase1.policy;

@@ -258,6 +258,9 @@ async fn stream_from(
         .map_err(DeliverError::Stream)?
         .into_inner();
     link.connected(endpoint);
+    // A two-stage pipeline: phase 1 of block N+1 runs on blocking threads
+    // while block N commits; block N+1 commits once block N has.
+    let mut committing: Option<Committing> = None;
     while let Some(item) = stream
         .message()
         .await
@@ -267,16 +270,40 @@ async fn stream_from(
         let block = item?;
         let c = committer.clone();
         let copy = publish.map(|_| block.clone());
-        let committed = tokio::task::spawn_blocking(move || c.commit_next(block))
-            .await
-            .map_err(DeliverError::CommitTask)??;
-        // Spread what this peer committed; a block another peer gave us
-        // first is already spreading.
-        if let (Some(_), Some(tx), Some(b)) = (committed, publish, copy) {
-            let _ = tx.try_send(b);
+        let checking = tokio::task::spawn_blocking(move || c.pre_check(block));
+        if let Some(previous) = committing.take() {
+            previous.finish(publish).await?;
         }
+        let pre = checking.await.map_err(DeliverError::CommitTask)?;
+        let c = committer.clone();
+        committing = Some(Committing {
+            task: tokio::task::spawn_blocking(move || c.commit_checked_next(pre)),
+            copy,
+        });
+    }
+    if let Some(last) = committing {
+        last.finish(publish).await?;
     }
     Ok(())
+}
+
+/// A block being committed on a blocking thread, with its copy to gossip.
+struct Committing {
+    task:
+        tokio::task::JoinHandle<Result<Option<Vec<consort_proto::TxValidationCode>>, CommitError>>,
+    copy: Option<Block>,
+}
+
+impl Committing {
+    /// Waits for the commit; spreads what this peer committed (a block
+    /// another peer gave us first is already spreading).
+    async fn finish(self, publish: Option<&mpsc::Sender<Block>>) -> Result<(), DeliverError> {
+        let committed = self.task.await.map_err(DeliverError::CommitTask)??;
+        if let (Some(_), Some(tx), Some(b)) = (committed, publish, self.copy) {
+            let _ = tx.try_send(b);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

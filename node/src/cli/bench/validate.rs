@@ -23,6 +23,10 @@ pub(crate) struct ValidateArgs {
     /// disk peers use: the fsync is part of the measurement.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Validate and commit one block at a time, without running phase 1 of
+    /// the next block during a commit.
+    #[arg(long)]
+    serial: bool,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -35,6 +39,7 @@ pub(crate) async fn run(args: ValidateArgs) -> Result<ExitCode> {
         txs_per_block: args.txs_per_block,
         payload_bytes: args.payload_bytes,
         dir: args.dir,
+        pipeline: !args.serial,
     };
     let report = tokio::task::spawn_blocking(move || validate::run(&spec)).await??;
     print!("{}", report.render());
