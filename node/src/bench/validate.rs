@@ -175,10 +175,18 @@ pub fn run(spec: &ValidateSpec) -> Result<ValidateReport, ValidateError> {
                     None
                 };
                 let started = Instant::now();
-                let (committed, checked) = rayon::join(
-                    || pending.take().map(|pre| committer.commit_checked(pre)),
-                    || next.map(|b| committer.pre_check(b)),
-                );
+                // The commit on this thread (phase 2 and the write are
+                // sequential, and the fsync waits), phase 1 on the rayon
+                // pool's threads.
+                let (committed, checked) = std::thread::scope(|s| {
+                    let checking = s.spawn(|| next.map(|b| committer.pre_check(b)));
+                    let committed = pending.take().map(|pre| committer.commit_checked(pre));
+                    (committed, checking.join())
+                });
+                let checked = match checked {
+                    Ok(c) => c,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
                 report.elapsed += started.elapsed();
                 if let Some(result) = committed {
                     let (codes, timings) = result?;
