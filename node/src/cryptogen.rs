@@ -411,6 +411,7 @@ pub fn channel_config(
             max_tx_count: spec.batch.max_tx_count,
             max_bytes: spec.batch.max_bytes,
             timeout_ms: spec.batch.timeout_ms,
+            cut_when_idle: spec.batch.cut_when_idle,
         }),
         max_message_bytes: spec.max_message_bytes,
         chaincodes: spec

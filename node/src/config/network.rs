@@ -40,6 +40,14 @@ pub struct BatchSpec {
     pub max_bytes: u64,
     /// Longest wait before cutting, ms.
     pub timeout_ms: u64,
+    /// Cut as soon as the ordering service is idle rather than waiting
+    /// for `timeout_ms` (default true).
+    #[serde(default = "cut_when_idle_default")]
+    pub cut_when_idle: bool,
+}
+
+fn cut_when_idle_default() -> bool {
+    true
 }
 
 impl Default for BatchSpec {
@@ -48,6 +56,7 @@ impl Default for BatchSpec {
             max_tx_count: 500,
             max_bytes: 2 * 1024 * 1024,
             timeout_ms: 100,
+            cut_when_idle: true,
         }
     }
 }

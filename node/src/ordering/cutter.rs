@@ -37,6 +37,8 @@ pub struct BatchLimits {
     pub max_bytes: usize,
     /// Longest wait after the first pending transaction.
     pub timeout: Duration,
+    /// Cut whatever is pending as soon as the cutter is idle.
+    pub cut_when_idle: bool,
 }
 
 impl From<&BatchConfig> for BatchLimits {
@@ -45,6 +47,7 @@ impl From<&BatchConfig> for BatchLimits {
             max_count: (c.max_tx_count as usize).max(1),
             max_bytes: (c.max_bytes as usize).max(1),
             timeout: Duration::from_millis(c.timeout_ms.max(1)),
+            cut_when_idle: c.cut_when_idle,
         }
     }
 }
@@ -113,6 +116,11 @@ impl<T> Batcher<T> {
         self.ready.pop_front()
     }
 
+    /// Whether an open batch has items.
+    pub fn has_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
     /// Cuts whatever is open and returns the oldest batch: for when no more
     /// items will come.
     pub fn drain(&mut self) -> Option<Vec<T>> {
@@ -131,6 +139,11 @@ impl<T> Batcher<T> {
 
 /// The next batch: waits for items on `rx` and for the open batch's
 /// deadline. `None` once `rx` is closed and everything was handed out.
+///
+/// With `cut_when_idle` (the caller is idle while it waits here), the items
+/// already queued are taken without waiting and the open batch is cut at
+/// once: what arrived while the previous batch was being ordered makes the
+/// next one.
 pub async fn next_batch<T>(
     rx: &mut mpsc::Receiver<T>,
     batcher: &mut Batcher<T>,
@@ -139,6 +152,21 @@ pub async fn next_batch<T>(
     loop {
         if let Some(batch) = batcher.take_ready() {
             return Some(batch);
+        }
+        if batcher.limits.cut_when_idle {
+            loop {
+                match rx.try_recv() {
+                    Ok(item) => {
+                        let n = size(&item);
+                        batcher.push(item, n, Instant::now());
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return batcher.drain(),
+                }
+            }
+            if batcher.has_open() {
+                return batcher.drain();
+            }
         }
         let deadline = batcher.deadline();
         tokio::select! {
@@ -268,6 +296,7 @@ mod tests {
             max_count,
             max_bytes,
             timeout: Duration::from_millis(timeout_ms),
+            cut_when_idle: false,
         }
     }
 
@@ -305,6 +334,42 @@ mod tests {
         assert_eq!(b.take_ready(), Some(vec!["huge"]));
         assert_eq!(b.drain(), Some(vec!["c"]));
         assert_eq!(b.drain(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_idle_what_is_queued_is_cut_at_once_up_to_the_limits() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut b = Batcher::new(BatchLimits {
+            cut_when_idle: true,
+            ..limits(3, 1000, 10_000)
+        });
+        for i in 0..5 {
+            tx.send(vec![i]).await.unwrap();
+        }
+        let t0 = Instant::now();
+        // Queued while the previous block was ordered: no waiting for the
+        // 10 s timeout, and each block within max_count.
+        assert_eq!(
+            next_batch(&mut rx, &mut b, Vec::len).await,
+            Some(vec![vec![0], vec![1], vec![2]])
+        );
+        assert_eq!(
+            next_batch(&mut rx, &mut b, Vec::len).await,
+            Some(vec![vec![3], vec![4]])
+        );
+        assert_eq!(Instant::now(), t0);
+        // Idle: the next arrival is cut on its own, at once.
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            tx.send(vec![9]).await.unwrap();
+        });
+        assert_eq!(
+            next_batch(&mut rx, &mut b, Vec::len).await,
+            Some(vec![vec![9]])
+        );
+        assert_eq!(Instant::now(), t0 + Duration::from_millis(5));
+        sender.await.unwrap();
+        assert_eq!(next_batch(&mut rx, &mut b, Vec::len).await, None);
     }
 
     #[test]
@@ -353,6 +418,7 @@ mod tests {
             max_count: 3,
             max_bytes: 100,
             timeout: Duration::from_millis(10),
+            cut_when_idle: false,
         };
         assert!(
             fits(&l, 0, 0, 1000),
@@ -365,6 +431,7 @@ mod tests {
             max_tx_count: 0,
             max_bytes: 0,
             timeout_ms: 0,
+            cut_when_idle: false,
         })
             .into();
         assert_eq!(from.max_count, 1);
