@@ -5,7 +5,8 @@
 # Debian's chromium, which node/tests/explorer_browser.rs drives headless.
 #
 #   bash deploy/test.sh          the lint lane, then the fast lane, then the slow lane
-#   bash deploy/test.sh fast     unit tests, the SDK, the client crate, doc tests
+#   bash deploy/test.sh fast     unit tests, the SDK, the client crate, doc tests,
+#                                the benchmarks run once each
 #                                (no network processes; under 2 minutes warm)
 #   bash deploy/test.sh slow     multi-process networks on loopback and docker
 #   bash deploy/test.sh lint     cargo fmt --check and clippy -D warnings
@@ -28,6 +29,10 @@ fast() {
   cargo test --workspace --lib --bins
   cargo test -p consort-client -p chaincode-sdk -p notes-chaincode --tests
   cargo test --workspace --doc
+  # The criterion benchmarks, compiled in this profile (so RocksDB is not
+  # built a second time for the bench profile) and each run once as a test;
+  # `cargo bench -p consort` measures them.
+  cargo test -p consort --benches
 }
 
 slow() {

@@ -258,6 +258,10 @@ pub fn check_tx(rules: &ChannelRules, envelope_bytes: &[u8]) -> Result<CheckedTx
     finish(prepared, creator_ok, &endorsements_ok)
 }
 
+/// Transactions from which [`check_block`] spreads a block over the rayon
+/// pool's threads.
+pub const PARALLEL_FROM: usize = 64;
+
 /// Where the time of [`check_block`] went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Phase1Timings {
@@ -281,15 +285,26 @@ pub fn check_block_timed(
     data: &[Vec<u8>],
 ) -> (Vec<Result<CheckedTx, Rejected>>, Phase1Timings) {
     let started = std::time::Instant::now();
-    let prepared: Vec<Result<Prepared, Rejected>> =
-        data.par_iter().map(|d| prepare(rules, d)).collect();
+    // Small blocks stay on this thread: waking the pool costs more than
+    // it saves (and its idle threads spin on a busy machine).
+    let parallel = data.len() >= PARALLEL_FROM;
+    let prepared: Vec<Result<Prepared, Rejected>> = if parallel {
+        data.par_iter().map(|d| prepare(rules, d)).collect()
+    } else {
+        data.iter().map(|d| prepare(rules, d)).collect()
+    };
     let prepared_at = std::time::Instant::now();
     let checks: Vec<SigCheck<'_>> = prepared
         .iter()
         .flatten()
         .flat_map(Prepared::checks)
         .collect();
-    let mut verdicts = signatures::verify_batched(&checks).into_iter();
+    let mut verdicts = if parallel {
+        signatures::verify_batched(&checks)
+    } else {
+        signatures::verify_batched_here(&checks)
+    }
+    .into_iter();
     drop(checks);
     let signed_at = std::time::Instant::now();
     // Each transaction's verdicts, in the order its checks were listed.
@@ -301,14 +316,16 @@ pub fn check_block_timed(
             (p, v)
         })
         .collect();
-    let out = per_tx
-        .into_par_iter()
-        .map(|(p, v)| {
-            let p = p?;
-            let creator_ok = v.first().copied().unwrap_or(false);
-            finish(p, creator_ok, v.get(1..).unwrap_or_default())
-        })
-        .collect();
+    let finish_one = |(p, v): (Result<Prepared, Rejected>, Vec<bool>)| {
+        let p = p?;
+        let creator_ok = v.first().copied().unwrap_or(false);
+        finish(p, creator_ok, v.get(1..).unwrap_or_default())
+    };
+    let out = if parallel {
+        per_tx.into_par_iter().map(finish_one).collect()
+    } else {
+        per_tx.into_iter().map(finish_one).collect()
+    };
     let done = std::time::Instant::now();
     (
         out,

@@ -55,6 +55,12 @@ pub fn verify_batched(checks: &[SigCheck<'_>]) -> Vec<bool> {
         .collect()
 }
 
+/// As [`verify_batched`], on the calling thread: the same batches, the same
+/// verdicts.
+pub fn verify_batched_here(checks: &[SigCheck<'_>]) -> Vec<bool> {
+    checks.chunks(BATCH).flat_map(verify_chunk).collect()
+}
+
 /// One batch: the Ed25519 checks together, falling back to one at a time
 /// when the batch fails; the others one at a time.
 fn verify_chunk(chunk: &[SigCheck<'_>]) -> Vec<bool> {
@@ -165,6 +171,7 @@ mod tests {
                 single,
                 "n={n} bad_every={bad_every}"
             );
+            assert_eq!(verify_batched_here(&checks), single);
             let bad = single.iter().filter(|ok| !**ok).count();
             let expected = n.checked_div(bad_every).unwrap_or(0);
             assert_eq!(bad, expected);
