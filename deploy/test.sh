@@ -32,7 +32,7 @@ fast() {
   # The criterion benchmarks, compiled in this profile (so RocksDB is not
   # built a second time for the bench profile) and each run once as a test;
   # `cargo bench -p consort` measures them.
-  cargo test -p consort --benches
+  cargo test -p consort --bench pipeline
 }
 
 slow() {
