@@ -365,3 +365,65 @@ async fn after_a_leader_kill_every_failed_submission_says_retry_and_retries_comm
     eprintln!("copies ordered again after an unknown outcome (DUPLICATE_TXID): {resent}");
     assert_eq!(common::total_supply(&clients[1]).await, before);
 }
+
+/// Every orderer's answer to a submission names the Raft leader that
+/// ordered it (`x-consort-ordered-by`), so a gateway (or any client) sends
+/// the next ones there without a forwarding hop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_orderer_names_the_leader_that_ordered_a_submission() {
+    use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
+    let _serial = serial().await;
+    let mut t = TestNet::start().await;
+    t.setup_token().await;
+    let c = t.client(1).await;
+    let leader = t.leader(Duration::from_secs(30)).await;
+    let orderers = t.net.nodes_of(consort::config::NodeRole::Orderer);
+    let leader_endpoint = orderers
+        .iter()
+        .find(|o| o.name == leader)
+        .map(|o| o.endpoint.clone())
+        .unwrap();
+    let profile = t.net.net.dir.join("orgs/Org1MSP/users/user1/client.toml");
+    let profile = consort::config::ClientProfile::load(&profile).unwrap();
+    let (dialer, _) = consort::client::dialer_for(&profile).unwrap();
+    for o in &orderers {
+        let endorsed = c
+            .endorse(
+                "token",
+                "transfer",
+                &args(&["TOK", &acct(&c, 0), &acct(&c, 1), "1", "m"]),
+            )
+            .await
+            .unwrap();
+        let envelope = c.envelope(&endorsed).unwrap();
+        let ch = dialer.connect(&o.endpoint, None).await.unwrap();
+        let answer = AtomicBroadcastClient::new(ch)
+            .broadcast(envelope)
+            .await
+            .unwrap();
+        let ordered_by = answer
+            .metadata()
+            .get("x-consort-ordered-by")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        assert_eq!(
+            ordered_by.as_deref(),
+            Some(leader_endpoint.as_str()),
+            "answer of {}",
+            o.name
+        );
+    }
+    // Through the gateway too: the transfers commit.
+    assert_eq!(transfer_code(&c).await, Code::Valid);
+}
+
+async fn transfer_code(c: &consort::client::Client) -> Code {
+    c.invoke(
+        "token",
+        "transfer",
+        &args(&["TOK", &acct(c, 0), &acct(c, 1), "1", "m"]),
+    )
+    .await
+    .unwrap()
+    .code
+}

@@ -75,6 +75,9 @@ pub struct GatewayParts {
 pub struct GatewayService {
     p: Arc<GatewayParts>,
     next_orderer: Arc<AtomicUsize>,
+    /// The orderer that last ordered a submission (the Raft leader, as its
+    /// answer said), tried first; `usize::MAX` when none is known.
+    leader_orderer: Arc<AtomicUsize>,
     /// The last [`PeerStatus`](Gateway::peer_status) summary: its state
     /// hash is a full scan, made at most once per height, one at a time.
     summary: Arc<tokio::sync::Mutex<Option<LedgerSummary>>>,
@@ -87,6 +90,7 @@ impl GatewayService {
         GatewayService {
             p: Arc::new(p),
             next_orderer: Arc::new(AtomicUsize::new(start)),
+            leader_orderer: Arc::new(AtomicUsize::new(usize::MAX)),
             summary: Arc::default(),
         }
     }
@@ -345,7 +349,11 @@ impl Gateway for GatewayService {
             ));
         }
         let n = self.p.orderers.len();
-        let start = self.next_orderer.fetch_add(1, Ordering::Relaxed);
+        // The known leader first (no forwarding hop), else round robin.
+        let start = match self.leader_orderer.load(Ordering::Relaxed) {
+            i if i < n => i,
+            _ => self.next_orderer.fetch_add(1, Ordering::Relaxed),
+        };
         let mut unreachable = Vec::new();
         // Once the outcome is unknown the envelope is resent once (a copy
         // already ordered makes the resend DUPLICATE_TXID, never a second
@@ -368,12 +376,26 @@ impl Gateway for GatewayService {
             r.set_timeout(SUBMIT_TIMEOUT);
             match client.broadcast(r).await {
                 Ok(resp) => {
+                    let leader = resp
+                        .metadata()
+                        .get(crate::ordering::service::ORDERED_BY)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|ep| self.p.orderers.iter().position(|o| o == ep));
+                    self.leader_orderer
+                        .store(leader.unwrap_or(usize::MAX), Ordering::Relaxed);
                     return Ok(Response::new(SubmitResponse {
                         block_number: resp.into_inner().block_number,
-                    }))
+                    }));
                 }
                 Err(s) => match status::submit_answer(&s) {
                     status::SubmitAnswer::NotSent => {
+                        // Whoever the leader was, it is not this one now.
+                        let _ = self.leader_orderer.compare_exchange(
+                            (start + i - 1) % n,
+                            usize::MAX,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
                         tracing::info!(orderer = %ep, error = %s, "orderer unreachable; trying the next");
                         unreachable.push(format!("{ep}: {}", s.message()));
                     }

@@ -29,6 +29,9 @@ use tonic::{Request, Response, Status};
 
 /// Metadata key marking a Broadcast forwarded by a follower to the leader.
 const FORWARDED: &str = "x-consort-forwarded";
+/// Response metadata: the endpoint of the leader that ordered the
+/// transaction (documented on `Broadcast` in services.proto).
+pub const ORDERED_BY: &str = "x-consort-ordered-by";
 
 /// How long Broadcast waits for a Raft leader before failing.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
@@ -174,9 +177,18 @@ impl OrdererService {
             .await
             .map_err(|_| down())?;
         let number = rx.await.map_err(|_| down())?.map_err(|e| status_of(&e))?;
-        Ok(Response::new(BroadcastResponse {
+        let mut response = Response::new(BroadcastResponse {
             block_number: number,
-        }))
+        });
+        if let Some(value) = self
+            .inner
+            .members
+            .get(&self.inner.id)
+            .and_then(|ep| tonic::metadata::MetadataValue::try_from(ep.as_str()).ok())
+        {
+            response.metadata_mut().insert(ORDERED_BY, value);
+        }
+        Ok(response)
     }
 
     async fn forward(
