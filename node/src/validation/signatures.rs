@@ -19,6 +19,7 @@
 use consort_client::identity::cert::{KeyAlgorithm, PublicKey};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
+use std::collections::HashMap;
 
 /// Signatures per batch.
 pub const BATCH: usize = 64;
@@ -49,44 +50,58 @@ pub fn verify_each(checks: &[SigCheck<'_>]) -> Vec<bool> {
 /// [`BATCH`] consecutive checks; the same verdicts as [`verify_each`] for
 /// every signature made as the protocol makes them.
 pub fn verify_batched(checks: &[SigCheck<'_>]) -> Vec<bool> {
+    let keys = decode_keys(checks);
     checks
         .par_chunks(BATCH)
-        .flat_map_iter(verify_chunk)
+        .flat_map_iter(|chunk| verify_chunk(chunk, &keys))
         .collect()
+}
+
+/// The distinct Ed25519 keys of `checks`, decoded once (a block has few
+/// signers, and decoding a key costs a field exponentiation); `None` for a
+/// key that does not decode or is weak.
+fn decode_keys<'a>(checks: &[SigCheck<'a>]) -> HashMap<&'a [u8], Option<VerifyingKey>> {
+    let mut keys = HashMap::new();
+    for check in checks {
+        if check.key.algorithm() == KeyAlgorithm::Ed25519 {
+            let raw = check.key.raw_bytes();
+            keys.entry(raw).or_insert_with(|| {
+                let key = VerifyingKey::from_bytes(raw.try_into().ok()?).ok()?;
+                (!key.is_weak()).then_some(key)
+            });
+        }
+    }
+    keys
 }
 
 /// As [`verify_batched`], on the calling thread: the same batches, the same
 /// verdicts.
 pub fn verify_batched_here(checks: &[SigCheck<'_>]) -> Vec<bool> {
-    checks.chunks(BATCH).flat_map(verify_chunk).collect()
+    let keys = decode_keys(checks);
+    checks
+        .chunks(BATCH)
+        .flat_map(|chunk| verify_chunk(chunk, &keys))
+        .collect()
 }
 
 /// One batch: the Ed25519 checks together, falling back to one at a time
 /// when the batch fails; the others one at a time.
-fn verify_chunk(chunk: &[SigCheck<'_>]) -> Vec<bool> {
+fn verify_chunk(
+    chunk: &[SigCheck<'_>],
+    decoded: &HashMap<&[u8], Option<VerifyingKey>>,
+) -> Vec<bool> {
     let mut verdicts = vec![false; chunk.len()];
     let mut batched = Vec::with_capacity(chunk.len());
     let mut keys: Vec<VerifyingKey> = Vec::with_capacity(chunk.len());
     let mut signatures = Vec::with_capacity(chunk.len());
     let mut messages: Vec<&[u8]> = Vec::with_capacity(chunk.len());
-    // Keys decoded in this chunk: a block has few distinct signers.
-    let mut decoded: Vec<(&[u8], VerifyingKey)> = Vec::new();
     for (i, check) in chunk.iter().enumerate() {
-        let parts = (check.key.algorithm() == KeyAlgorithm::Ed25519)
-            .then(|| {
-                let raw = check.key.raw_bytes();
-                let key = match decoded.iter().find(|(k, _)| *k == raw) {
-                    Some((_, key)) => *key,
-                    None => {
-                        let key = VerifyingKey::from_bytes(raw.try_into().ok()?).ok()?;
-                        decoded.push((raw, key));
-                        key
-                    }
-                };
-                let signature = Signature::from_slice(check.signature).ok()?;
-                (!key.is_weak()).then_some((key, signature))
-            })
-            .flatten();
+        let parts = decoded
+            .get(check.key.raw_bytes())
+            .copied()
+            .flatten()
+            .filter(|_| check.key.algorithm() == KeyAlgorithm::Ed25519)
+            .and_then(|key| Some((key, Signature::from_slice(check.signature).ok()?)));
         match parts {
             Some((key, signature)) => {
                 batched.push(i);
