@@ -136,6 +136,20 @@ const FORMAT: crate::store_format::FormatSpec<'static> = crate::store_format::Fo
              and restart the peer, which then rebuilds it from the ordering service",
 };
 
+/// The stored height: absent is 0.
+fn decode_height(raw: Option<&[u8]>) -> Result<u64, LedgerError> {
+    match raw {
+        None => Ok(0),
+        Some(raw) => raw
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| LedgerError::Corrupt {
+                cf: CF_META,
+                detail: "height is not 8 bytes".into(),
+            }),
+    }
+}
+
 /// All memtables of a ledger together, bytes.
 const MEMTABLE_BUDGET: usize = 48 << 20;
 /// The block cache shared by a ledger's column families, bytes.
@@ -216,21 +230,11 @@ impl Ledger {
     }
 
     fn read_height(&self) -> Result<u64, LedgerError> {
-        match self
+        let raw = self
             .db
             .get_cf(self.cf(CF_META), META_HEIGHT)
-            .map_err(db_err(LedgerOp::Read))?
-        {
-            None => Ok(0),
-            Some(raw) => raw
-                .as_slice()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .map_err(|_| LedgerError::Corrupt {
-                    cf: CF_META,
-                    detail: "height is not 8 bytes".into(),
-                }),
-        }
+            .map_err(db_err(LedgerOp::Read))?;
+        decode_height(raw.as_deref())
     }
 
     /// Number of committed blocks (= the next block's number).
@@ -458,20 +462,11 @@ impl Ledger {
     pub fn summary(&self) -> Result<LedgerSummary, LedgerError> {
         let snap = self.db.snapshot();
         let meta = self.cf(CF_META);
-        let height = match snap
-            .get_cf(meta, META_HEIGHT)
-            .map_err(db_err(LedgerOp::Read))?
-        {
-            None => 0,
-            Some(raw) => raw
-                .as_slice()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .map_err(|_| LedgerError::Corrupt {
-                    cf: CF_META,
-                    detail: "height is not 8 bytes".into(),
-                })?,
-        };
+        let height = decode_height(
+            snap.get_cf(meta, META_HEIGHT)
+                .map_err(db_err(LedgerOp::Read))?
+                .as_deref(),
+        )?;
         let last_hash = match snap
             .get_cf(meta, META_LAST_HASH)
             .map_err(db_err(LedgerOp::Read))?

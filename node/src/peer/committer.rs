@@ -209,13 +209,7 @@ impl Committer {
         pre: PreChecked,
     ) -> Result<(Vec<Code>, CommitTimings), CommitError> {
         let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let PreChecked {
-            block,
-            in_force,
-            checked,
-            timings,
-        } = pre;
-        self.commit_with(block, Some((in_force, checked, timings)))
+        self.commit_pre_checked(pre)
     }
 
     /// As [`commit_checked`](Self::commit_checked), but a block the ledger
@@ -226,6 +220,13 @@ impl Committer {
         if block::decode_header(&pre.block)?.number < self.ledger.height() {
             return Ok(None);
         }
+        self.commit_pre_checked(pre).map(|(codes, _)| Some(codes))
+    }
+
+    fn commit_pre_checked(
+        &self,
+        pre: PreChecked,
+    ) -> Result<(Vec<Code>, CommitTimings), CommitError> {
         let PreChecked {
             block,
             in_force,
@@ -233,7 +234,6 @@ impl Committer {
             timings,
         } = pre;
         self.commit_with(block, Some((in_force, checked, timings)))
-            .map(|(codes, _)| Some(codes))
     }
 
     fn commit_locked(&self, b: Block) -> Result<(Vec<Code>, CommitTimings), CommitError> {
