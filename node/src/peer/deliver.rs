@@ -261,13 +261,12 @@ async fn stream_from(
     // A two-stage pipeline: phase 1 of block N+1 runs on blocking threads
     // while block N commits; block N+1 commits once block N has.
     let mut committing: Option<Committing> = None;
-    while let Some(item) = stream
-        .message()
-        .await
-        .map_err(DeliverError::Stream)
-        .transpose()
-    {
-        let block = item?;
+    let ended = loop {
+        let block = match stream.message().await {
+            Ok(Some(block)) => block,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(DeliverError::Stream(e)),
+        };
         let c = committer.clone();
         let copy = publish.map(|_| block.clone());
         let checking = tokio::task::spawn_blocking(move || c.pre_check(block));
@@ -280,11 +279,13 @@ async fn stream_from(
             task: tokio::task::spawn_blocking(move || c.commit_checked_next(pre)),
             copy,
         });
-    }
+    };
+    // The block in flight is committed (or its failure reported) before the
+    // stream's end or failure is: a ledger failure outranks a stream's.
     if let Some(last) = committing {
         last.finish(publish).await?;
     }
-    Ok(())
+    ended
 }
 
 /// A block being committed on a blocking thread, with its copy to gossip.
