@@ -97,6 +97,28 @@ async fn wait_agree(t: &mut TestNet, peers: &[&str], min_height: u64, within: Du
     }
 }
 
+/// How long until every one of `peers` has at least `height` blocks
+/// (fails the test after 10 s).
+async fn time_to_reach(t: &mut TestNet, peers: &[&str], height: u64) -> Duration {
+    let started = Instant::now();
+    loop {
+        let statuses = t.peer_statuses().await;
+        let behind: Vec<(&str, u64)> = statuses
+            .iter()
+            .filter(|s| peers.contains(&s.name.as_str()) && s.height < height)
+            .map(|s| (s.name.as_str(), s.height))
+            .collect();
+        if behind.is_empty() && statuses.len() >= peers.len() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still below height {height}: {behind:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn orderer_totals(t: &mut TestNet) -> (u64, u64) {
     let st: Vec<(String, OrdererStatusResponse)> = t.orderer_statuses().await;
     st.iter().fold((0, 0), |(b, n), (_, s)| {
@@ -157,6 +179,20 @@ async fn one_puller_per_org_feeds_six_peers_and_a_dead_puller_is_replaced() {
         sent_blocks <= 3 * committed + 6,
         "the orderers sent {sent_blocks} blocks for {committed} blocks: more than one pulling peer per org"
     );
+
+    // A lone block reaches every peer by push, at once: not a block
+    // interval later, nor at the next height announcement (every second).
+    let puller = pullers.first().cloned().expect("a puller");
+    let lone = t.client_on(1, &puller).await.expect("client");
+    for round in 0..3u64 {
+        let sent = transfer_load(vec![lone.clone()], 1, 1, None, 12 + round).await;
+        let block = sent[0].acked_block.expect("acknowledged");
+        let took = time_to_reach(&mut t, &all, block + 1).await;
+        assert!(
+            took < Duration::from_millis(500),
+            "block {block} reached all six peers only after {took:?}"
+        );
+    }
 
     // Kill org 1's puller and org 3's peer0: org 1's other peer takes over
     // the pull, and gateways endorse through the survivors.

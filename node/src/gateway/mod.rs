@@ -42,6 +42,12 @@ const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
 const RESEND_PAUSE: Duration = Duration::from_millis(500);
 /// Default CommitStatus wait.
 const COMMIT_WAIT: Duration = Duration::from_secs(30);
+/// Request metadata on a peer-to-peer `ProcessProposal`: the asking
+/// gateway's ledger height (documented on `Endorser` in services.proto).
+pub const MIN_HEIGHT: &str = "x-consort-min-height";
+/// The longest an endorsing peer waits to reach [`MIN_HEIGHT`] before it
+/// simulates anyway.
+const MIN_HEIGHT_WAIT: Duration = Duration::from_secs(3);
 
 /// What the gateway is built from.
 pub struct GatewayParts {
@@ -119,6 +125,7 @@ impl GatewayService {
     pub fn endorser_server(&self) -> EndorserServer<PeerEndorser> {
         EndorserServer::new(PeerEndorser {
             endorser: self.p.endorser.clone(),
+            height: self.p.height.clone(),
         })
         .max_decoding_message_size(self.p.max_message_bytes)
     }
@@ -143,6 +150,7 @@ impl GatewayService {
             None => configured,
         };
         let mut last = unavailable_at(org, format!("no peer of {org} is known"));
+        let height = tonic::metadata::MetadataValue::from(*self.p.height.borrow());
         for ep in peers {
             let ch = match self.p.dialer.channel(&ep) {
                 Ok(c) => c,
@@ -156,6 +164,7 @@ impl GatewayService {
                 .max_encoding_message_size(self.p.max_message_bytes);
             let mut req = Request::new(signed.clone());
             req.set_timeout(ENDORSE_TIMEOUT);
+            req.metadata_mut().insert(MIN_HEIGHT, height.clone());
             match client.process_proposal(req).await {
                 Ok(r) => return Ok(r.into_inner()),
                 Err(s) if status::is_transient(&s) => {
@@ -626,6 +635,31 @@ fn follow<T: Send + 'static>(
 /// (see the access matrix).
 pub struct PeerEndorser {
     endorser: Arc<Endorser>,
+    height: watch::Receiver<u64>,
+}
+
+/// Waits, at most `wait`, until this peer has committed the asking
+/// gateway's height, so that a client that saw its last transaction
+/// committed there is endorsed on state that holds it. Whether it did.
+async fn reach(height: &watch::Receiver<u64>, min_height: u64, wait: Duration) -> bool {
+    let mut height = height.clone();
+    let reached = height.wait_for(|h| *h >= min_height);
+    let ok = matches!(tokio::time::timeout(wait, reached).await, Ok(Ok(_)));
+    if !ok {
+        tracing::debug!(min_height, "endorsing below the asking gateway's height");
+    }
+    ok
+}
+
+/// The asking gateway's height from a request's [`MIN_HEIGHT`] metadata
+/// (0, no wait, when absent).
+fn min_height<T>(req: &Request<T>) -> Result<u64, Status> {
+    match req.metadata().get(MIN_HEIGHT) {
+        None => Ok(0),
+        Some(v) => v.to_str().ok().and_then(|v| v.parse().ok()).ok_or_else(|| {
+            Status::invalid_argument(format!("metadata {MIN_HEIGHT} is not a block height"))
+        }),
+    }
 }
 
 #[tonic::async_trait]
@@ -634,6 +668,7 @@ impl EndorserRpc for PeerEndorser {
         &self,
         req: Request<SignedProposal>,
     ) -> Result<Response<ProposalResponse>, Status> {
+        reach(&self.height, min_height(&req)?, MIN_HEIGHT_WAIT).await;
         self.endorser
             .process(req.get_ref())
             .await
@@ -646,6 +681,36 @@ impl EndorserRpc for PeerEndorser {
 mod tests {
     use super::*;
     use crate::policy::EvalError;
+
+    #[tokio::test]
+    async fn an_endorser_waits_for_the_asking_gateways_height_but_not_forever() {
+        let (tx, rx) = watch::channel(5u64);
+        assert!(reach(&rx, 5, Duration::ZERO).await, "already there");
+        let waiting = tokio::spawn({
+            let rx = rx.clone();
+            async move { reach(&rx, 7, Duration::from_secs(10)).await }
+        });
+        tx.send_replace(6);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "6 is below 7");
+        tx.send_replace(7);
+        assert!(waiting.await.expect("joined"), "reached 7");
+        assert!(!reach(&rx, 100, Duration::from_millis(20)).await, "gave up");
+    }
+
+    #[test]
+    fn a_min_height_that_is_not_a_number_is_invalid_argument() {
+        let mut req = Request::new(());
+        assert_eq!(min_height(&req).expect("absent"), 0);
+        req.metadata_mut()
+            .insert(MIN_HEIGHT, tonic::metadata::MetadataValue::from(42u64));
+        assert_eq!(min_height(&req).expect("number"), 42);
+        req.metadata_mut()
+            .insert(MIN_HEIGHT, "forty".parse().expect("ascii"));
+        let s = min_height(&req).expect_err("not a number");
+        assert_eq!(s.code(), GrpcCode::InvalidArgument);
+        assert!(s.message().contains(MIN_HEIGHT), "{}", s.message());
+    }
 
     #[test]
     fn a_policy_too_complex_is_failed_precondition_naming_the_chaincode() {

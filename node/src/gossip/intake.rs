@@ -36,6 +36,7 @@ pub async fn run(
         };
         let height = committer.ledger().height();
         if v.number < height || v.number >= height + MAX_BUFFERED {
+            tracing::debug!(block = v.number, height, "block from a peer dropped");
             continue;
         }
         pending.insert(v.number, v.block);

@@ -650,10 +650,12 @@ impl Node {
         if header.number < self.ledger_height() {
             return MessageAcceptance::Ignore;
         }
-        let _ = self.intake.try_send(Verified {
+        if let Err(e) = self.intake.try_send(Verified {
             number: header.number,
             block: b,
-        });
+        }) {
+            tracing::warn!(block = header.number, error = %e, "gossiped block not taken in");
+        }
         MessageAcceptance::Accept
     }
 

@@ -7,7 +7,7 @@
 //! [`run`] returns it, so that the node stops with a message saying what to
 //! do, instead of switching orderers forever.
 
-use super::committer::{CommitError, Committer};
+use super::committer::{CommitError, Committer, PreChecked};
 use crate::transport::Dialer;
 use consort_proto::atomic_broadcast_client::AtomicBroadcastClient;
 use consort_proto::{Block, DeliverRequest};
@@ -268,41 +268,51 @@ async fn stream_from(
             Err(e) => break Err(DeliverError::Stream(e)),
         };
         let c = committer.clone();
-        let copy = publish.map(|_| block.clone());
+        let copy = publish.map(|tx| (tx.clone(), block.clone()));
         let checking = tokio::task::spawn_blocking(move || c.pre_check(block));
         if let Some(previous) = committing.take() {
-            previous.finish(publish).await?;
+            previous.finish().await?;
         }
         let pre = checking.await.map_err(DeliverError::CommitTask)?;
-        let c = committer.clone();
-        committing = Some(Committing {
-            task: tokio::task::spawn_blocking(move || c.commit_checked_next(pre)),
-            copy,
-        });
+        committing = Some(Committing::start(committer.clone(), pre, copy));
     };
     // The block in flight is committed (or its failure reported) before the
     // stream's end or failure is: a ledger failure outranks a stream's.
     if let Some(last) = committing {
-        last.finish(publish).await?;
+        last.finish().await?;
     }
     ended
 }
 
-/// A block being committed on a blocking thread, with its copy to gossip.
+/// A block being committed on a blocking thread.
 struct Committing {
     task:
         tokio::task::JoinHandle<Result<Option<Vec<consort_proto::TxValidationCode>>, CommitError>>,
-    copy: Option<Block>,
 }
 
 impl Committing {
-    /// Waits for the commit; spreads what this peer committed (a block
-    /// another peer gave us first is already spreading).
-    async fn finish(self, publish: Option<&mpsc::Sender<Block>>) -> Result<(), DeliverError> {
-        let committed = self.task.await.map_err(DeliverError::CommitTask)??;
-        if let (Some(_), Some(tx), Some(b)) = (committed, publish, self.copy) {
-            let _ = tx.try_send(b);
-        }
+    /// Commits `pre` on a blocking thread and, as soon as it is committed,
+    /// hands a copy to gossip: the other peers get it without waiting for
+    /// the next block (a block another peer gave us first is already
+    /// spreading, and is not handed again).
+    fn start(
+        committer: Arc<Committer>,
+        pre: PreChecked,
+        publish: Option<(mpsc::Sender<Block>, Block)>,
+    ) -> Self {
+        let task = tokio::task::spawn_blocking(move || {
+            let committed = committer.commit_checked_next(pre);
+            if let (Ok(Some(_)), Some((tx, b))) = (&committed, publish) {
+                let _ = tx.try_send(b);
+            }
+            committed
+        });
+        Committing { task }
+    }
+
+    /// Waits for the commit.
+    async fn finish(self) -> Result<(), DeliverError> {
+        self.task.await.map_err(DeliverError::CommitTask)??;
         Ok(())
     }
 }
