@@ -303,7 +303,43 @@ impl Ledger {
 
     /// A key's current version.
     pub fn get_version(&self, namespace: &str, key: &str) -> Result<Option<Version>, LedgerError> {
-        Ok(self.get_state(namespace, key)?.map(|v| v.version))
+        Ok(self.get_versions(&[(namespace, key)])?.pop().flatten())
+    }
+
+    /// The current versions of `keys` (namespace, key), in their order, in
+    /// one batched read.
+    pub fn get_versions(&self, keys: &[(&str, &str)]) -> Result<Vec<Option<Version>>, LedgerError> {
+        let raw: Vec<Vec<u8>> = keys.iter().map(|(ns, key)| state_key(ns, key)).collect();
+        self.db
+            .batched_multi_get_cf(self.cf(CF_STATE), &raw, false)
+            .into_iter()
+            .zip(keys)
+            .map(|(got, (ns, key))| {
+                let Some(value) = got.map_err(db_err(LedgerOp::Read))? else {
+                    return Ok(None);
+                };
+                decode_state_value(&value)
+                    .map(|(version, _)| Some(version))
+                    .ok_or_else(|| LedgerError::Corrupt {
+                        cf: CF_STATE,
+                        detail: format!("{ns}/{key}: short value"),
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether each of `tx_ids` is in the transaction index, in their
+    /// order, in one batched read.
+    pub fn txs_indexed(&self, tx_ids: &[&str]) -> Result<Vec<bool>, LedgerError> {
+        self.db
+            .batched_multi_get_cf(
+                self.cf(CF_TXINDEX),
+                tx_ids.iter().map(|id| id.as_bytes()),
+                false,
+            )
+            .into_iter()
+            .map(|got| Ok(got.map_err(db_err(LedgerOp::Read))?.is_some()))
+            .collect()
     }
 
     /// Where a committed transaction is, and its validation code.

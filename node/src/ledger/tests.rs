@@ -161,6 +161,23 @@ fn committed_blocks_survive_reopen() {
     );
     assert_eq!(state_value(&ledger, "token", "c"), None);
     assert_eq!(state_value(&ledger, "other", "a"), None);
+    // The batched reads validation uses answer as the single ones do.
+    assert_eq!(
+        ledger
+            .get_versions(&[
+                ("token", "b"),
+                ("token", "c"),
+                ("token", "a"),
+                ("other", "a")
+            ])
+            .unwrap(),
+        vec![Some(version(2, 1)), None, Some(version(3, 0)), None]
+    );
+    assert_eq!(ledger.get_version("token", "c").unwrap(), None);
+    assert_eq!(
+        ledger.txs_indexed(&["t5", "nope", "t1"]).unwrap(),
+        vec![true, false, true]
+    );
 
     let history = ledger.history("token", "a").unwrap();
     let expected = vec![

@@ -49,6 +49,16 @@ pub trait StateView {
     fn version(&self, namespace: &str, key: &str) -> Result<Option<Version>, Self::Error>;
     /// Whether a transaction with this ID is already committed.
     fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error>;
+    /// The committed versions of `keys` (namespace, key), in their order;
+    /// a store that can read many keys at once overrides this.
+    fn versions(&self, keys: &[(&str, &str)]) -> Result<Vec<Option<Version>>, Self::Error> {
+        keys.iter().map(|(ns, key)| self.version(ns, key)).collect()
+    }
+    /// Whether each of `tx_ids` is committed, in their order; a store that
+    /// can read many keys at once overrides this.
+    fn txs_committed(&self, tx_ids: &[&str]) -> Result<Vec<bool>, Self::Error> {
+        tx_ids.iter().map(|id| self.tx_committed(id)).collect()
+    }
     /// Up to `limit` committed keys of `namespace` with `start <= key` and,
     /// unless `end` is empty, `key < end`, in key order, with their versions.
     fn range_versions(
@@ -67,6 +77,12 @@ impl StateView for crate::ledger::Ledger {
     }
     fn tx_committed(&self, tx_id: &str) -> Result<bool, Self::Error> {
         Ok(self.tx(tx_id)?.is_some())
+    }
+    fn versions(&self, keys: &[(&str, &str)]) -> Result<Vec<Option<Version>>, Self::Error> {
+        self.get_versions(keys)
+    }
+    fn txs_committed(&self, tx_ids: &[&str]) -> Result<Vec<bool>, Self::Error> {
+        self.txs_indexed(tx_ids)
     }
     fn range_versions(
         &self,
@@ -150,17 +166,18 @@ pub fn validate_block<S: StateView>(
     state: &S,
     checked: Vec<Result<CheckedTx, Rejected>>,
 ) -> Result<BlockValidation, S::Error> {
+    let committed = Committed::read(state, &checked)?;
     let mut out = BlockValidation::default();
-    let mut ids_in_block: HashSet<String> = HashSet::new();
+    let mut ids_in_block: HashSet<&str> = HashSet::new();
     let mut dirty = BlockWrites::new();
-    for (num, result) in checked.into_iter().enumerate() {
+    for (num, result) in checked.iter().enumerate() {
         let num = num as u64;
         let tx = match result {
             Err(r) => {
-                if let Some(id) = r.tx_id {
-                    if !ids_in_block.contains(&id) && !state.tx_committed(&id)? {
-                        ids_in_block.insert(id.clone());
-                        out.txs.push((id, num, r.code));
+                if let Some(id) = r.tx_id.as_deref() {
+                    if !ids_in_block.contains(id) && !committed.tx(id) {
+                        ids_in_block.insert(id);
+                        out.txs.push((id.to_string(), num, r.code));
                     }
                 }
                 out.codes.push(r.code);
@@ -168,12 +185,12 @@ pub fn validate_block<S: StateView>(
             }
             Ok(tx) => tx,
         };
-        if ids_in_block.contains(&tx.tx_id) || state.tx_committed(&tx.tx_id)? {
+        if ids_in_block.contains(tx.tx_id.as_str()) || committed.tx(&tx.tx_id) {
             out.codes.push(Code::DuplicateTxid);
             continue;
         }
-        ids_in_block.insert(tx.tx_id.clone());
-        let code = read_conflict(state, &dirty, &tx.rwset)?;
+        ids_in_block.insert(&tx.tx_id);
+        let code = read_conflict(state, &committed, &dirty, &tx.rwset)?;
         if code == Code::Valid {
             for ns in &tx.rwset.ns_rwsets {
                 for w in &ns.writes {
@@ -188,10 +205,61 @@ pub fn validate_block<S: StateView>(
                 }
             }
         }
-        out.txs.push((tx.tx_id, num, code));
+        out.txs.push((tx.tx_id.clone(), num, code));
         out.codes.push(code);
     }
     Ok(out)
+}
+
+/// What committed state says about a block's transactions, read for the
+/// whole block at once before its transactions are validated in order
+/// (state does not change meanwhile: the committer writes after phase 2).
+struct Committed<'a> {
+    /// The committed version of every key a transaction read.
+    versions: HashMap<(&'a str, &'a str), Option<Version>>,
+    /// The block's transaction IDs already committed.
+    txs: HashSet<&'a str>,
+}
+
+impl<'a> Committed<'a> {
+    fn read<S: StateView>(
+        state: &S,
+        checked: &'a [Result<CheckedTx, Rejected>],
+    ) -> Result<Self, S::Error> {
+        let ids: Vec<&str> = checked
+            .iter()
+            .filter_map(|r| match r {
+                Ok(tx) => Some(tx.tx_id.as_str()),
+                Err(r) => r.tx_id.as_deref(),
+            })
+            .collect();
+        let txs = ids
+            .iter()
+            .zip(state.txs_committed(&ids)?)
+            .filter_map(|(id, committed)| committed.then_some(*id))
+            .collect();
+        let mut keys: Vec<(&str, &str)> = checked
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .flat_map(|tx| &tx.rwset.ns_rwsets)
+            .flat_map(|ns| {
+                ns.reads
+                    .iter()
+                    .map(|r| (ns.namespace.as_str(), r.key.as_str()))
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let versions = state.versions(&keys)?;
+        Ok(Committed {
+            versions: keys.into_iter().zip(versions).collect(),
+            txs,
+        })
+    }
+
+    fn tx(&self, id: &str) -> bool {
+        self.txs.contains(id)
+    }
 }
 
 /// `VALID`, or the conflict that invalidates a transaction's reads in any
@@ -201,13 +269,20 @@ pub fn validate_block<S: StateView>(
 /// scanned range changed.
 fn read_conflict<S: StateView>(
     state: &S,
+    committed: &Committed<'_>,
     dirty: &BlockWrites,
     rwset: &TxReadWriteSet,
 ) -> Result<Code, S::Error> {
     for ns in &rwset.ns_rwsets {
         for read in &ns.reads {
-            if dirty.contains_key(&(ns.namespace.clone(), read.key.clone()))
-                || state.version(&ns.namespace, &read.key)? != read.version
+            let now = match committed
+                .versions
+                .get(&(ns.namespace.as_str(), read.key.as_str()))
+            {
+                Some(v) => *v,
+                None => state.version(&ns.namespace, &read.key)?,
+            };
+            if dirty.contains_key(&(ns.namespace.clone(), read.key.clone())) || now != read.version
             {
                 return Ok(Code::MvccReadConflict);
             }
