@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 /// Signatures per batch in the batch-verification measurement (as in a
 /// block's validation, see `validation::verify`).
-pub const BATCH: usize = 64;
+pub const BATCH: usize = crate::validation::signatures::LARGE_BATCH;
 
 /// Bytes signed in each measurement: about a transfer's transaction.
 const MESSAGE_BYTES: usize = 600;

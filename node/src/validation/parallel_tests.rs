@@ -120,7 +120,13 @@ fn parallel_batched_validation_equals_serial_validation() {
 
     for seed in 0..12u64 {
         let mut rng = StdRng::seed_from_u64(seed);
-        let n = rng.gen_range(1..200);
+        // The last seeds make blocks with enough signatures for the large
+        // batches (`signatures::LARGE_FROM`).
+        let n = if seed >= 10 {
+            rng.gen_range(350..420)
+        } else {
+            rng.gen_range(1..200)
+        };
         let mut data: Vec<Vec<u8>> = Vec::new();
         if seed % 3 == 0 {
             data.push(first.clone()); // already committed
