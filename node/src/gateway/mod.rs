@@ -134,6 +134,7 @@ impl GatewayService {
         &self,
         org: &str,
         signed: &SignedProposal,
+        min_height: Option<u64>,
     ) -> Result<ProposalResponse, Status> {
         if org == self.p.msp_id {
             return self
@@ -150,7 +151,7 @@ impl GatewayService {
             None => configured,
         };
         let mut last = unavailable_at(org, format!("no peer of {org} is known"));
-        let height = tonic::metadata::MetadataValue::from(*self.p.height.borrow());
+        let min_height = min_height.map(tonic::metadata::MetadataValue::from);
         for ep in peers {
             let ch = match self.p.dialer.channel(&ep) {
                 Ok(c) => c,
@@ -164,7 +165,9 @@ impl GatewayService {
                 .max_encoding_message_size(self.p.max_message_bytes);
             let mut req = Request::new(signed.clone());
             req.set_timeout(ENDORSE_TIMEOUT);
-            req.metadata_mut().insert(MIN_HEIGHT, height.clone());
+            if let Some(h) = &min_height {
+                req.metadata_mut().insert(MIN_HEIGHT, h.clone());
+            }
             match client.process_proposal(req).await {
                 Ok(r) => return Ok(r.into_inner()),
                 Err(s) if status::is_transient(&s) => {
@@ -311,11 +314,18 @@ impl Gateway for GatewayService {
         let mut step = planner.start();
         let mut answers = loop {
             match step {
-                Step::Ask { orgs, after } => {
+                Step::Ask {
+                    orgs,
+                    after,
+                    catch_up,
+                } => {
                     if !after.is_zero() {
                         tokio::time::sleep(after).await;
                     }
-                    let results = join_all(orgs.iter().map(|o| self.endorse_at(o, &signed))).await;
+                    let min_height = catch_up.then(|| *self.p.height.borrow());
+                    let results =
+                        join_all(orgs.iter().map(|o| self.endorse_at(o, &signed, min_height)))
+                            .await;
                     step = planner.on_answers(orgs.into_iter().zip(results).collect(), |s| {
                         matches!(s.code(), GrpcCode::Unavailable | GrpcCode::DeadlineExceeded)
                     });

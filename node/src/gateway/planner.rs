@@ -8,7 +8,7 @@
 //! start ─► Ask(orgs) ─► answers ─┬─ a needed org unreachable ─► Ask(other orgs) or CannotSatisfy
 //!                                ├─ a peer refused            ─► Refused (its status, as given)
 //!                                ├─ every chaincode run failed ─► ChaincodeFailed
-//!                                ├─ results differ            ─► Ask(same orgs, after a backoff) or Disagree
+//!                                ├─ results differ            ─► Ask(same orgs, after a backoff, caught up) or Disagree
 //!                                ├─ writes a called chaincode  ─► Ask(orgs for every policy) or KeptWidening
 //!                                └─ agreed                    ─► Agreed(answers)
 //! ```
@@ -39,6 +39,9 @@ pub enum Step {
         orgs: Vec<String>,
         /// How long to wait first.
         after: Duration,
+        /// Results differed: the other orgs' peers are to reach the
+        /// gateway's height before they run the chaincode again.
+        catch_up: bool,
     },
     /// Every policy is satisfied by these agreeing answers, in `orgs` order.
     Agreed(Vec<(String, ProposalResponse)>),
@@ -151,7 +154,11 @@ impl<W: Fn(&[u8]) -> Vec<Arc<Policy>>> Planner<W> {
             &candidates,
         ) {
             Ok(Some(orgs)) if orgs.is_empty() => Step::Failed(PlanError::NoOrgs),
-            Ok(Some(orgs)) => Step::Ask { orgs, after },
+            Ok(Some(orgs)) => Step::Ask {
+                orgs,
+                after,
+                catch_up: false,
+            },
             Err(error) => Step::Failed(PlanError::PolicyTooComplex {
                 policy: self.policy_text(),
                 error,
@@ -225,6 +232,7 @@ impl<W: Fn(&[u8]) -> Vec<Arc<Policy>>> Planner<W> {
             return Step::Ask {
                 orgs,
                 after: MISMATCH_BACKOFF * self.mismatches,
+                catch_up: true,
             };
         }
         let mut unmet: Vec<Arc<Policy>> = Vec::new();
@@ -414,9 +422,14 @@ mod tests {
         };
         for round in 1..=MAX_ROUNDS {
             match p.on_answers(differ(), transient) {
-                Step::Ask { orgs: o, after } => {
+                Step::Ask {
+                    orgs: o,
+                    after,
+                    catch_up,
+                } => {
                     assert_eq!(o, orgs(&["Org1MSP", "Org2MSP"]));
                     assert_eq!(after, MISMATCH_BACKOFF * round);
+                    assert!(catch_up, "asked again to catch up first");
                 }
                 other => panic!("round {round}: {other:?}"),
             }
